@@ -1,0 +1,211 @@
+//! Data: tables on disk or on the web → the E–E [`Connectome`].
+//!
+//! The steps are the notebook's, kept in its order because each one changes
+//! which neurons survive: select cells, keep synapses inside the selection,
+//! drop neurons with too few synapse ends there, filter the full table again,
+//! aggregate sizes per (pre, post), keep neurons that are both pre and post.
+
+pub mod fetch;
+pub mod select;
+pub mod table;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+pub use select::{Rule, Scalar, Selection};
+pub use table::{Column, Table};
+
+use crate::matrix::Csr;
+use crate::{bail, Result};
+
+/// How synapse sizes are combined per (pre, post) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Aggregate {
+    /// Sum of sizes (the notebook).
+    #[default]
+    Sum,
+    /// Number of synapses.
+    Count,
+    /// Mean size.
+    Mean,
+}
+
+impl Aggregate {
+    /// Parse the experiment-file name.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "sum" => Ok(Aggregate::Sum),
+            "count" => Ok(Aggregate::Count),
+            "mean" => Ok(Aggregate::Mean),
+            _ => bail!("data.aggregate: unknown '{s}' (expected \"sum\", \"count\" or \"mean\")"),
+        }
+    }
+}
+
+/// Where the tables are and how to read them: the `[data]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataSpec {
+    /// Synapse table: a path or an http(s) URL.
+    pub synapses: String,
+    /// Cell table: a path or an http(s) URL.
+    pub cells: String,
+    /// Pinned sha256 of the synapse table, if any.
+    pub synapses_sha256: Option<String>,
+    /// Pinned sha256 of the cell table, if any.
+    pub cells_sha256: Option<String>,
+    /// Presynaptic id column of the synapse table.
+    pub pre_column: String,
+    /// Postsynaptic id column of the synapse table.
+    pub post_column: String,
+    /// Synapse size column.
+    pub size_column: String,
+    /// Id column of the cell table.
+    pub cell_id_column: String,
+    /// Neurons need at least this many synapse ends inside the selection (notebook: `> 20`).
+    pub min_synapses: u64,
+    /// How sizes combine per pair.
+    pub aggregate: Aggregate,
+    /// Weights are aggregate / scale.
+    pub scale: f64,
+    /// Which cells are candidates.
+    pub select: Selection,
+}
+
+/// The course's synapse table (MICrONS minnie65, materialization 1300, proofread V1 neurons).
+pub const COURSE_SYNAPSES_URL: &str =
+    "https://github.com/sdorkenw/MICrONS_workshop_CNC_forum/raw/refs/heads/main/data/synapses_proofread_V1_neurons_1300.feather";
+/// The course's cell table.
+pub const COURSE_CELLS_URL: &str =
+    "https://github.com/sdorkenw/MICrONS_workshop_CNC_forum/raw/refs/heads/main/data/cell_info_1300.feather";
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        DataSpec {
+            synapses: COURSE_SYNAPSES_URL.into(),
+            cells: COURSE_CELLS_URL.into(),
+            synapses_sha256: None,
+            cells_sha256: None,
+            pre_column: "pre_pt_root_id".into(),
+            post_column: "post_pt_root_id".into(),
+            size_column: "size".into(),
+            cell_id_column: "pt_root_id".into(),
+            min_synapses: 21,
+            aggregate: Aggregate::Sum,
+            scale: 150_000.0,
+            select: Selection::default(),
+        }
+    }
+}
+
+/// The excitatory–excitatory connectome: `matrix[pre][post]` = aggregate / scale
+/// over the neurons `ids` (ascending root ids).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connectome {
+    /// Root ids, ascending; index `k` is neuron `k`.
+    pub ids: Vec<i64>,
+    /// Weights, pre × post.
+    pub matrix: Csr,
+}
+
+impl Connectome {
+    /// Number of neurons.
+    pub fn n(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Read, select and aggregate, as [`DataSpec`] says. Tables are resolved
+    /// (downloaded and cached if they are URLs) first.
+    pub fn load(spec: &DataSpec) -> Result<Connectome> {
+        let syn_path = fetch::resolve(&spec.synapses, spec.synapses_sha256.as_deref(), "data.synapses")?;
+        let cell_path = fetch::resolve(&spec.cells, spec.cells_sha256.as_deref(), "data.cells")?;
+        Self::from_files(spec, &syn_path, &cell_path)
+    }
+
+    /// As [`Connectome::load`] on local files.
+    pub fn from_files(spec: &DataSpec, synapses: &Path, cells: &Path) -> Result<Connectome> {
+        let mut cell_cols: Vec<&str> = vec![spec.cell_id_column.as_str()];
+        for (c, _) in &spec.select.rules {
+            if !cell_cols.contains(&c.as_str()) {
+                cell_cols.push(c);
+            }
+        }
+        let cell_table = Table::read(cells, Some(&cell_cols))?;
+        let mask = spec.select.mask(&cell_table)?;
+        let cell_ids = cell_table.ids(&spec.cell_id_column)?;
+        let selected: HashSet<i64> = cell_ids.iter().zip(&mask).filter(|(_, &m)| m).map(|(&id, _)| id).collect();
+        if selected.is_empty() {
+            bail!(
+                "{}: the selection {} keeps no cell (data.select)",
+                cells.display(),
+                spec.select.describe()
+            );
+        }
+        let syn_cols = [spec.pre_column.as_str(), spec.post_column.as_str(), spec.size_column.as_str()];
+        let syn = Table::read(synapses, Some(&syn_cols))?;
+        let pre = syn.ids(&spec.pre_column)?;
+        let post = syn.ids(&spec.post_column)?;
+        let size = syn.floats(&spec.size_column)?;
+        let c = Self::from_synapses(&pre, &post, &size, &selected, spec.min_synapses, spec.aggregate, spec.scale);
+        if c.n() == 0 {
+            bail!(
+                "{}: no neuron is left after selection {} and min_synapses = {} (data.select, data.min_synapses)",
+                synapses.display(),
+                spec.select.describe(),
+                spec.min_synapses
+            );
+        }
+        Ok(c)
+    }
+
+    /// The notebook's subnetwork from synapse columns and a set of selected cell ids.
+    pub fn from_synapses(
+        pre: &[i64],
+        post: &[i64],
+        size: &[f64],
+        selected: &HashSet<i64>,
+        min_synapses: u64,
+        aggregate: Aggregate,
+        scale: f64,
+    ) -> Connectome {
+        // Synapse ends inside the selection; an autapse counts twice, as np.unique on both columns does.
+        let mut ends: HashMap<i64, u64> = HashMap::new();
+        for (&a, &b) in pre.iter().zip(post) {
+            if selected.contains(&a) && selected.contains(&b) {
+                *ends.entry(a).or_default() += 1;
+                *ends.entry(b).or_default() += 1;
+            }
+        }
+        let kept: HashSet<i64> = ends.into_iter().filter(|&(_, c)| c >= min_synapses).map(|(id, _)| id).collect();
+        // The full table filtered again with the kept ids, aggregated in row order.
+        let mut pairs: HashMap<(i64, i64), (f64, u64)> = HashMap::new();
+        let mut pres = BTreeSet::new();
+        let mut posts = BTreeSet::new();
+        for ((&a, &b), &s) in pre.iter().zip(post).zip(size) {
+            if kept.contains(&a) && kept.contains(&b) {
+                let e = pairs.entry((a, b)).or_insert((0.0, 0));
+                e.0 += s;
+                e.1 += 1;
+                pres.insert(a);
+                posts.insert(b);
+            }
+        }
+        let ids: Vec<i64> = pres.intersection(&posts).copied().collect();
+        let index: HashMap<i64, usize> = ids.iter().enumerate().map(|(k, &id)| (id, k)).collect();
+        let mut entries: Vec<(usize, usize, f64)> = pairs
+            .into_iter()
+            .filter_map(|((a, b), (sum, count))| {
+                let (i, j) = (*index.get(&a)?, *index.get(&b)?);
+                let v = match aggregate {
+                    Aggregate::Sum => sum,
+                    Aggregate::Count => count as f64,
+                    Aggregate::Mean => sum / count as f64,
+                };
+                Some((i, j, v / scale))
+            })
+            .filter(|&(_, _, v)| v != 0.0)
+            .collect();
+        entries.sort_unstable_by_key(|&(i, j, _)| (i, j));
+        let n = ids.len();
+        Connectome { ids, matrix: Csr::from_sorted_triplets(n, n, entries) }
+    }
+}

@@ -1,0 +1,49 @@
+//! Experiments: a [`Spec`] → runs over sweep points × conditions × seeds →
+//! [`Results`](results::Results).
+
+pub mod spec;
+
+pub use spec::{Condition, Spec};
+
+use crate::data::Connectome;
+use crate::matrix::Csr;
+use crate::network::{self, nulls, Network};
+use crate::sim::{self, Kernel, Record, Response, Schedule};
+use crate::Result;
+
+/// The connectome the spec asks for, or `None` for data-free networks.
+pub fn load_connectome(spec: &Spec) -> Result<Option<Connectome>> {
+    if spec.needs_data() {
+        Ok(Some(Connectome::load(&spec.data)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The E–E matrix of a condition for a seed (its null models applied).
+pub fn condition_matrix(spec: &Spec, connectome: Option<&Connectome>, condition: &Condition, seed: u64) -> Result<Option<Csr>> {
+    connectome
+        .map(|c| nulls::apply_chain(&c.matrix, &condition.nulls, seed, spec.network.rng))
+        .transpose()
+}
+
+/// Build the network of one run.
+pub fn build_network(spec: &Spec, connectome: Option<&Connectome>, condition: &Condition, seed: u64) -> Result<Network> {
+    let ee = condition_matrix(spec, connectome, condition, seed)?;
+    network::build(&spec.network, ee.as_ref(), seed)
+}
+
+/// Build and simulate one run.
+pub fn simulate_run(
+    spec: &Spec,
+    connectome: Option<&Connectome>,
+    condition: &Condition,
+    seed: u64,
+    record: &Record,
+) -> Result<(Network, Response)> {
+    let net = build_network(spec, connectome, condition, seed)?;
+    let schedule = Schedule::new(&spec.simulation, &spec.stimulus, net.n, net.n_exc, spec.network.r_inhibitory)?;
+    let kernel = Kernel::new(&net, spec.kernel);
+    let resp = sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, record);
+    Ok((net, resp))
+}
