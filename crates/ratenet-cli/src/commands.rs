@@ -69,6 +69,31 @@ enum Command {
         #[arg(long)]
         trace: Option<PathBuf>,
     },
+    /// Run an experiment: sweep points × conditions × seeds, in parallel, into an output folder.
+    Run {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Output folder (default: output.dir of the file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run only shard K of N (K/N, 0-based), or "slurm" for a Slurm job array.
+        #[arg(long)]
+        shard: Option<String>,
+        /// No progress bar or summary line.
+        #[arg(long)]
+        quiet: bool,
+        /// Start over in a folder that holds another experiment's results.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Merge the shards of a folder into the files one run would write.
+    Merge {
+        /// The output folder.
+        dir: PathBuf,
+    },
 }
 
 /// Run a parsed command line.
@@ -77,6 +102,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Connectome { spec, out, ids } => connectome(&spec, out.as_deref(), ids.as_deref()),
         Command::Network { spec, seed, condition, out } => network(&spec, seed, condition.as_deref(), &out),
         Command::Simulate { spec, seed, condition, trace } => simulate(&spec, seed, condition.as_deref(), trace.as_deref()),
+        Command::Run { spec, out, threads, shard, quiet, force } => {
+            crate::run::run(&spec.spec, &spec.sets, crate::run::RunOptions { out, threads, shard, quiet, force })
+        }
+        Command::Merge { dir } => crate::run::merge(&dir),
     }
 }
 

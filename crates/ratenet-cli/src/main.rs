@@ -2,6 +2,7 @@
 //! every command parses arguments, calls the library and prints.
 
 mod commands;
+mod run;
 
 use std::process::ExitCode;
 

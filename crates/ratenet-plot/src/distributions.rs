@@ -23,6 +23,8 @@ pub(crate) enum Outcome {
     Diverged,
 }
 
+/// Classifies a run; divergence wins over everything else because a
+/// diverged run's ΔT (if any) is meaningless.
 pub(crate) fn outcome(r: &RunPoint) -> Outcome {
     if r.diverged {
         Outcome::Diverged
@@ -73,6 +75,7 @@ impl Group {
     }
 }
 
+/// Tallies runs per condition in display order.
 pub(crate) fn groups(conditions: &[String], runs: &[RunPoint]) -> Vec<Group> {
     let names = ordered_conditions(conditions, runs.iter().map(|r| r.condition.as_str()));
     names
@@ -113,6 +116,7 @@ struct Distributions {
     groups: Vec<Group>,
 }
 
+/// See [`crate::delta_t_distributions`].
 pub(crate) fn delta_t_distributions(
     dir: &Path,
     stem: &str,

@@ -82,6 +82,7 @@ struct Heatmap<'a> {
     n: usize,
 }
 
+/// See [`crate::matrix_heatmap`]; rejects a matrix whose length is not n².
 pub(crate) fn matrix_heatmap(
     dir: &Path,
     stem: &str,
@@ -262,6 +263,7 @@ struct WeightHist<'a> {
     weights: Vec<f64>,
 }
 
+/// See [`crate::weight_histogram`].
 pub(crate) fn weight_histogram(
     dir: &Path,
     stem: &str,

@@ -21,6 +21,7 @@ struct Reciprocal {
     dropped: Vec<usize>,
 }
 
+/// See [`crate::reciprocal_pairs`].
 pub(crate) fn reciprocal_pairs(
     dir: &Path,
     stem: &str,

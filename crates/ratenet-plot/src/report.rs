@@ -122,7 +122,7 @@ th, td { padding: 4px 10px; text-align: left; white-space: nowrap; }
 thead th { position: sticky; top: 0; background: #eef1f5; border-bottom: 1px solid #cfd4da; }
 tbody tr:nth-child(even) { background: #f8f9fb; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-table.kv td:first-child { color: #6e6e6e; width: 1%; }
+table.kv td:first-child { color: #6e6e6e; width: 1%; white-space: nowrap; }
 table.kv td { white-space: normal; word-break: break-all; }
 figure { margin: 0; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
@@ -136,6 +136,7 @@ pre { background: #f6f8fa; border: 1px solid #e3e5e8; padding: 12px 14px; overfl
   .table-wrap { max-height: none; overflow: visible; } }
 "#;
 
+/// See [`crate::write_report`].
 pub(crate) fn write_report(path: &Path, report: &Report) -> Result<(), PlotError> {
     let html = render(report);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -48,6 +48,7 @@ pub(crate) struct BoxStats {
     pub hi_whisker: f64,
 }
 
+/// Box-plot summary of sorted finite data; `None` when empty.
 pub(crate) fn box_stats(sorted: &[f64]) -> Option<BoxStats> {
     let q1 = quantile_sorted(sorted, 0.25)?;
     let median = quantile_sorted(sorted, 0.5)?;

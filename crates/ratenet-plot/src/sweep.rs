@@ -27,6 +27,7 @@ struct Sweep {
     no_x: usize,
 }
 
+/// See [`crate::sweep_plot`].
 pub(crate) fn sweep_plot(
     dir: &Path,
     stem: &str,

@@ -13,14 +13,18 @@ use crate::stats::{self, decimated_segments};
 use crate::style::{anchored, cond_color, fmt_sig, padded, Sc, FAIL, INK, NOTE_PX};
 use crate::TimeSeries;
 
-/// Points kept per trace; about one per horizontal pixel pair, which keeps
-/// both the raster exact and the SVG small.
+/// Min/max buckets kept per bold trace (two points each): about one per
+/// horizontal pixel, so the line is visually exact.
 const BUCKETS: usize = 900;
+/// Buckets for the faint per-neuron traces: they are context, not data to
+/// read off, and there can be hundreds of them, so the SVG stays small.
+const FAINT_BUCKETS: usize = 450;
 
 struct Series<'a> {
     ts: &'a TimeSeries,
 }
 
+/// See [`crate::time_series`].
 pub(crate) fn time_series(dir: &Path, stem: &str, ts: &TimeSeries) -> Result<(), PlotError> {
     canvas::save(dir, stem, &Series { ts })
 }
@@ -106,7 +110,7 @@ fn draw_traces<DB: DrawingBackend>(
         });
     };
     for tr in traces {
-        for seg in decimated_segments(t, tr, BUCKETS) {
+        for seg in decimated_segments(t, tr, FAINT_BUCKETS) {
             for p in seg.iter().step_by(8) {
                 note(*p);
             }

@@ -1130,7 +1130,7 @@ mod tests {
             let t = Table::read(&p, Some(&["post", "flag"])).unwrap();
             assert_eq!(t.names(), ["post", "flag"]);
             assert_eq!(t.ids("post").unwrap()[2], 4_000_000_001);
-            assert_eq!(t.bools("flag").unwrap()[3], false);
+            assert!(!t.bools("flag").unwrap()[3]);
         }
     }
 

@@ -47,3 +47,10 @@ pub fn simulate_run(
     let resp = sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, record);
     Ok((net, resp))
 }
+
+pub mod plan;
+pub mod results;
+pub mod runner;
+
+pub use plan::{Plan, RunId, Shard};
+pub use results::{OutputDir, Results, Row};

@@ -1,0 +1,189 @@
+//! The notebook-compatible generators, bit for bit against streams that
+//! Python, networkx and numpy produced (tests/fixtures/rng_streams.json, made
+//! by tests/fixtures/make_rng_fixtures.py; doubles stored as IEEE-754 bits).
+
+use ratenet::network::rng::{NumpyRandomState, PyRandom};
+use ratenet::network::{self, NetworkKind, NetworkSpec, RngMode};
+use serde_json::Value;
+
+fn fixtures() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rng_streams.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn u64s(v: &Value) -> Vec<u64> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect()
+}
+
+fn bits(xs: impl IntoIterator<Item = f64>) -> Vec<u64> {
+    xs.into_iter().map(f64::to_bits).collect()
+}
+
+#[test]
+fn python_random_streams_match_cpython() {
+    let fx = fixtures();
+    let cases = fx["python"].as_array().unwrap();
+    let seeds: Vec<i128> = cases.iter().map(|c| c["seed"].as_str().unwrap().parse().unwrap()).collect();
+    // The fixture covers the seeding paths: one word, two words, negative.
+    assert!(seeds.iter().any(|&s| s >= 1 << 32), "a seed of several 32-bit words");
+    assert!(seeds.iter().any(|&s| s < 0), "a negative seed");
+    for (c, &seed) in cases.iter().zip(&seeds) {
+        let want_u32 = u64s(&c["u32"]);
+        let mut r = PyRandom::new(seed);
+        let got_u32: Vec<u64> = (0..want_u32.len()).map(|_| r.next_u32() as u64).collect();
+        assert_eq!(got_u32, want_u32, "getrandbits(32) of Random({seed})");
+
+        let want = u64s(&c["random"]);
+        let mut r = PyRandom::new(seed);
+        let got = bits((0..want.len()).map(|_| r.random()));
+        assert_eq!(got, want, "random() of Random({seed})");
+        assert!(got.iter().all(|&b| (0.0..1.0).contains(&f64::from_bits(b))));
+    }
+}
+
+#[test]
+fn negative_python_seed_is_its_absolute_value() {
+    let mut a = PyRandom::new(-7);
+    let mut b = PyRandom::new(7);
+    for _ in 0..10 {
+        assert_eq!(a.random().to_bits(), b.random().to_bits());
+    }
+}
+
+/// networkx's directed `erdos_renyi_graph(n, p, seed)`: one `random()` per
+/// ordered pair u ≠ v, row-major, edge iff the draw is below p; p ≤ 0 gives
+/// no edges and p ≥ 1 all of them, without drawing.
+fn erdos_renyi_edges(n: usize, p: f64, seed: i128) -> Vec<(u64, u64)> {
+    if p <= 0.0 {
+        return vec![];
+    }
+    let mut rng = (p < 1.0).then(|| PyRandom::new(seed));
+    let mut edges = Vec::new();
+    for u in 0..n {
+        for v in 0..n {
+            if u == v {
+                continue;
+            }
+            let keep = match &mut rng {
+                Some(r) => r.random() < p,
+                None => true,
+            };
+            if keep {
+                edges.push((u as u64, v as u64));
+            }
+        }
+    }
+    edges
+}
+
+#[test]
+fn erdos_renyi_edges_match_networkx() {
+    let fx = fixtures();
+    let cases = fx["networkx"].as_array().unwrap();
+    let mut saw = (false, false, false);
+    for c in cases {
+        let seed: i128 = c["seed"].as_str().unwrap().parse().unwrap();
+        let n = c["n"].as_u64().unwrap() as usize;
+        let p = c["p"].as_f64().unwrap();
+        let mut want: Vec<(u64, u64)> = c["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e[0].as_u64().unwrap(), e[1].as_u64().unwrap()))
+            .collect();
+        want.sort_unstable();
+        let got = erdos_renyi_edges(n, p, seed);
+        assert_eq!(got, want, "erdos_renyi_graph({n}, {p}, seed={seed}, directed=True)");
+        if p <= 0.0 {
+            saw.0 = true;
+            assert!(got.is_empty());
+        } else if p >= 1.0 {
+            saw.1 = true;
+            assert_eq!(got.len(), n * (n - 1));
+        } else {
+            saw.2 = true;
+            assert!(!got.is_empty() && got.len() < n * (n - 1), "a proper random graph");
+        }
+    }
+    assert_eq!(saw, (true, true, true), "fixtures cover p = 0, p = 1 and 0 < p < 1");
+}
+
+#[test]
+fn numpy_random_state_streams_match_numpy() {
+    let fx = fixtures();
+    let cases = fx["numpy"].as_array().unwrap();
+    assert!(cases.iter().any(|c| c["seed"].as_u64() == Some((1 << 32) - 1)), "the largest seed numpy takes");
+    for c in cases {
+        let seed = c["seed"].as_u64().unwrap() as i128;
+
+        let want = u64s(&c["random_sample"]);
+        let mut rs = NumpyRandomState::new(seed).unwrap();
+        assert_eq!(bits((0..want.len()).map(|_| rs.random_sample())), want, "random_sample of RandomState({seed})");
+
+        // An odd count: the cached second normal of the polar method is used too.
+        let want = u64s(&c["normal_1_02"]);
+        assert_eq!(want.len() % 2, 1);
+        let mut rs = NumpyRandomState::new(seed).unwrap();
+        assert_eq!(bits((0..want.len()).map(|_| rs.normal(1.0, 0.2))), want, "normal(1, .2) of RandomState({seed})");
+
+        let perms = c["shuffle_head_sum_dot"].as_object().unwrap();
+        assert!(perms.len() >= 4);
+        for (m, want) in perms {
+            let m: usize = m.parse().unwrap();
+            let want = u64s(want);
+            let mut a: Vec<u64> = (0..m as u64).collect();
+            NumpyRandomState::new(seed).unwrap().shuffle(&mut a).unwrap();
+            let head = m.min(50);
+            assert_eq!(&a[..head], &want[..head], "shuffle(arange({m})) of RandomState({seed}): first entries");
+            let sum: u64 = a.iter().sum();
+            assert_eq!(sum, want[head], "shuffle(arange({m})): still a permutation");
+            let dot = a.iter().enumerate().map(|(i, &x)| i as u128 * x as u128).sum::<u128>() % 1_000_000_007;
+            assert_eq!(dot as u64, want[head + 1], "shuffle(arange({m})) of RandomState({seed}): whole permutation");
+            let mut sorted = a.clone();
+            sorted.sort_unstable();
+            assert!(sorted.iter().enumerate().all(|(i, &x)| i as u64 == x));
+        }
+    }
+}
+
+#[test]
+fn numpy_random_state_refuses_seeds_numpy_refuses() {
+    for seed in [-1i128, -7, 1 << 32, (1 << 32) + 5, 1 << 70] {
+        match NumpyRandomState::new(seed) {
+            Ok(_) => panic!("RandomState({seed}) must be refused"),
+            Err(e) => {
+                let msg = e.message();
+                assert!(msg.contains(&seed.to_string()), "message names the seed {seed}: {msg}");
+                assert!(!msg.contains('\n'), "one line: {msg}");
+            }
+        }
+    }
+    for seed in [0i128, 1, (1 << 32) - 1] {
+        assert!(NumpyRandomState::new(seed).is_ok(), "RandomState({seed}) is valid");
+    }
+}
+
+fn random_spec(rng: RngMode) -> NetworkSpec {
+    NetworkSpec { kind: NetworkKind::Random, n_neurons: 60, rng, ..NetworkSpec::default() }
+}
+
+#[test]
+fn notebook_network_refuses_seeds_from_2_pow_32_and_fast_accepts_them() {
+    let big = 1u64 << 32;
+    for seed in [big, big + 17, u64::MAX] {
+        let e = network::build(&random_spec(RngMode::Notebook), None, seed).unwrap_err();
+        assert!(e.message().contains(&seed.to_string()), "message names the seed: {}", e.message());
+        assert!(e.message().contains("fast"), "message points to network.rng = \"fast\": {}", e.message());
+
+        let net = network::build(&random_spec(RngMode::Fast), None, seed).unwrap();
+        assert_eq!(net.n, 60);
+        assert!(net.nnz() > 0);
+    }
+    // The largest seed numpy takes still works in notebook mode.
+    let net = network::build(&random_spec(RngMode::Notebook), None, big - 1).unwrap();
+    assert_eq!(net.n, 60);
+    // Fast mode uses the whole 64 bits of the seed: 2^32 + s is not s.
+    let a = network::build(&random_spec(RngMode::Fast), None, 3).unwrap();
+    let b = network::build(&random_spec(RngMode::Fast), None, big + 3).unwrap();
+    assert_ne!(a.w, b.w);
+}
