@@ -18,8 +18,12 @@ use ratenet::network::{self, NetworkKind, NetworkSpec, NullModel, RngMode, Weigh
 use ratenet::sim::{KernelChoice, Record, Response};
 
 const MODES: [RngMode; 2] = [RngMode::Notebook, RngMode::Fast];
-const POLICIES: [ReciprocalPolicy; 4] =
-    [ReciprocalPolicy::KeepUpper, ReciprocalPolicy::Both, ReciprocalPolicy::Weaker, ReciprocalPolicy::Random];
+const POLICIES: [ReciprocalPolicy; 4] = [
+    ReciprocalPolicy::KeepUpper,
+    ReciprocalPolicy::Both,
+    ReciprocalPolicy::Weaker,
+    ReciprocalPolicy::Random,
+];
 
 // ---------------------------------------------------------------------------
 // Matrices
@@ -27,7 +31,11 @@ const POLICIES: [ReciprocalPolicy; 4] =
 /// The MICrONS E–E connectome of the shared data, loaded once.
 fn connectome() -> &'static Connectome {
     static C: OnceLock<Connectome> = OnceLock::new();
-    C.get_or_init(|| experiment::load_connectome(&microns_spec("")).unwrap().unwrap())
+    C.get_or_init(|| {
+        experiment::load_connectome(&microns_spec(""))
+            .unwrap()
+            .unwrap()
+    })
 }
 
 /// 6 × 6 with two autapses, four reciprocal pairs (lower larger, a tie,
@@ -56,7 +64,9 @@ fn hand_made() -> Csr {
 fn pseudo_random() -> Csr {
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = || {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) as u32
     };
     let n = 40;
@@ -73,11 +83,17 @@ fn pseudo_random() -> Csr {
 
 /// The matrices every null-model property is checked on.
 fn matrices() -> Vec<(&'static str, Csr)> {
-    vec![("hand-made", hand_made()), ("pseudo-random", pseudo_random()), ("microns", connectome().matrix.clone())]
+    vec![
+        ("hand-made", hand_made()),
+        ("pseudo-random", pseudo_random()),
+        ("microns", connectome().matrix.clone()),
+    ]
 }
 
 fn triplets(m: &Csr) -> Vec<(usize, usize, f64)> {
-    (0..m.n_rows).flat_map(|i| m.row(i).map(move |(j, v)| (i, j, v))).collect()
+    (0..m.n_rows)
+        .flat_map(|i| m.row(i).map(move |(j, v)| (i, j, v)))
+        .collect()
 }
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
@@ -87,15 +103,25 @@ fn sorted(mut v: Vec<f64>) -> Vec<f64> {
 
 /// Off-diagonal entries whose transpose is also stored and positive.
 fn reciprocal_entries(m: &Csr) -> BTreeSet<(usize, usize)> {
-    triplets(m).into_iter().filter(|&(i, j, v)| i != j && v > 0.0 && m.get(j, i) > 0.0).map(|(i, j, _)| (i, j)).collect()
+    triplets(m)
+        .into_iter()
+        .filter(|&(i, j, v)| i != j && v > 0.0 && m.get(j, i) > 0.0)
+        .map(|(i, j, _)| (i, j))
+        .collect()
 }
 
 fn diagonal_count(m: &Csr) -> u64 {
-    (0..m.n_rows.min(m.n_cols)).filter(|&i| m.get(i, i) > 0.0).count() as u64
+    (0..m.n_rows.min(m.n_cols))
+        .filter(|&i| m.get(i, i) > 0.0)
+        .count() as u64
 }
 
 fn removed(before: &Csr, after: &Csr) -> BTreeSet<(usize, usize)> {
-    triplets(before).into_iter().filter(|&(i, j, _)| after.get(i, j) == 0.0).map(|(i, j, _)| (i, j)).collect()
+    triplets(before)
+        .into_iter()
+        .filter(|&(i, j, _)| after.get(i, j) == 0.0)
+        .map(|(i, j, _)| (i, j))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -106,19 +132,47 @@ fn shuffle_connections_permutes_all_entries() {
     for (name, m) in matrices() {
         for mode in MODES {
             let a = nulls::shuffle_connections(&m, 0, mode).unwrap();
-            assert_eq!((a.n_rows, a.n_cols), (m.n_rows, m.n_cols), "{name} {mode:?}");
-            assert_eq!(a.nnz(), m.nnz(), "{name} {mode:?}: same number of non-zeros (so of zeros)");
-            assert_eq!(sorted(a.values.clone()), sorted(m.values.clone()), "{name} {mode:?}: same values");
-            assert_eq!(sorted(a.to_dense()), sorted(m.to_dense()), "{name} {mode:?}: same multiset with zeros");
-            assert!(a.indptr.windows(2).all(|w| w[0] <= w[1]) && *a.indptr.last().unwrap() == a.nnz());
+            assert_eq!(
+                (a.n_rows, a.n_cols),
+                (m.n_rows, m.n_cols),
+                "{name} {mode:?}"
+            );
+            assert_eq!(
+                a.nnz(),
+                m.nnz(),
+                "{name} {mode:?}: same number of non-zeros (so of zeros)"
+            );
+            assert_eq!(
+                sorted(a.values.clone()),
+                sorted(m.values.clone()),
+                "{name} {mode:?}: same values"
+            );
+            assert_eq!(
+                sorted(a.to_dense()),
+                sorted(m.to_dense()),
+                "{name} {mode:?}: same multiset with zeros"
+            );
+            assert!(
+                a.indptr.windows(2).all(|w| w[0] <= w[1]) && *a.indptr.last().unwrap() == a.nnz()
+            );
             for i in 0..a.n_rows {
                 let cols = &a.indices[a.indptr[i]..a.indptr[i + 1]];
-                assert!(cols.windows(2).all(|w| w[0] < w[1]), "{name} {mode:?}: sorted columns");
+                assert!(
+                    cols.windows(2).all(|w| w[0] < w[1]),
+                    "{name} {mode:?}: sorted columns"
+                );
                 assert!(cols.iter().all(|&j| (j as usize) < a.n_cols));
             }
-            assert_eq!(nulls::shuffle_connections(&m, 0, mode).unwrap(), a, "{name} {mode:?}: deterministic");
+            assert_eq!(
+                nulls::shuffle_connections(&m, 0, mode).unwrap(),
+                a,
+                "{name} {mode:?}: deterministic"
+            );
             let b = nulls::shuffle_connections(&m, 1, mode).unwrap();
-            assert_ne!(a, b, "{name} {mode:?}: seeds 0 and 1 give different shuffles");
+            assert_ne!(
+                a, b,
+                "{name} {mode:?}: seeds 0 and 1 give different shuffles"
+            );
             assert_ne!(a, m, "{name} {mode:?}: the shuffle moves something");
         }
         // The two modes are different streams of the same distribution.
@@ -135,14 +189,29 @@ fn shuffle_weights_permutes_values_over_the_same_pattern() {
     for (name, m) in matrices() {
         for mode in MODES {
             let a = nulls::shuffle_weights(&m, 0, mode).unwrap();
-            assert_eq!((a.n_rows, a.n_cols), (m.n_rows, m.n_cols), "{name} {mode:?}");
+            assert_eq!(
+                (a.n_rows, a.n_cols),
+                (m.n_rows, m.n_cols),
+                "{name} {mode:?}"
+            );
             assert_eq!(a.indptr, m.indptr, "{name} {mode:?}: same rows");
             assert_eq!(a.indices, m.indices, "{name} {mode:?}: same zero pattern");
-            assert_eq!(sorted(a.values.clone()), sorted(m.values.clone()), "{name} {mode:?}: same values");
-            assert_eq!(nulls::shuffle_weights(&m, 0, mode).unwrap(), a, "{name} {mode:?}: deterministic");
+            assert_eq!(
+                sorted(a.values.clone()),
+                sorted(m.values.clone()),
+                "{name} {mode:?}: same values"
+            );
+            assert_eq!(
+                nulls::shuffle_weights(&m, 0, mode).unwrap(),
+                a,
+                "{name} {mode:?}: deterministic"
+            );
             let b = nulls::shuffle_weights(&m, 1, mode).unwrap();
             assert_ne!(a.values, b.values, "{name} {mode:?}: seeds 0 and 1 differ");
-            assert_ne!(a.values, m.values, "{name} {mode:?}: the shuffle moves something");
+            assert_ne!(
+                a.values, m.values,
+                "{name} {mode:?}: the shuffle moves something"
+            );
         }
     }
 }
@@ -174,37 +243,67 @@ fn remove_reciprocal_only_removes_reciprocal_entries() {
                 assert_eq!((out.n_rows, out.n_cols), (m.n_rows, m.n_cols), "{what}");
                 // Only removals: every kept entry is the original one.
                 for (i, j, v) in triplets(&out) {
-                    assert_eq!(v.to_bits(), m.get(i, j).to_bits(), "{what}: ({i}, {j}) changed");
+                    assert_eq!(
+                        v.to_bits(),
+                        m.get(i, j).to_bits(),
+                        "{what}: ({i}, {j}) changed"
+                    );
                 }
                 // The diagonal is never touched.
                 for i in 0..m.n_rows {
-                    assert_eq!(out.get(i, i).to_bits(), m.get(i, i).to_bits(), "{what}: diagonal {i}");
+                    assert_eq!(
+                        out.get(i, i).to_bits(),
+                        m.get(i, i).to_bits(),
+                        "{what}: diagonal {i}"
+                    );
                 }
                 // No off-diagonal reciprocal pair is left.
-                assert!(reciprocal_entries(&out).is_empty(), "{what}: reciprocal pairs left");
-                assert_eq!(count_reciprocal(&out), diagonal_count(&m), "{what}: only autapses count");
+                assert!(
+                    reciprocal_entries(&out).is_empty(),
+                    "{what}: reciprocal pairs left"
+                );
+                assert_eq!(
+                    count_reciprocal(&out),
+                    diagonal_count(&m),
+                    "{what}: only autapses count"
+                );
                 // Only reciprocal entries go, and at least one of each pair.
                 let gone = removed(&m, &out);
                 assert!(gone.is_subset(&recip), "{what}: removed a one-way entry");
                 for &(i, j) in &recip {
-                    assert!(gone.contains(&(i, j)) || gone.contains(&(j, i)), "{what}: pair ({i}, {j}) kept");
+                    assert!(
+                        gone.contains(&(i, j)) || gone.contains(&(j, i)),
+                        "{what}: pair ({i}, {j}) kept"
+                    );
                 }
                 match policy {
                     ReciprocalPolicy::KeepUpper => {
-                        let lower: BTreeSet<_> = recip.iter().copied().filter(|&(i, j)| i > j).collect();
+                        let lower: BTreeSet<_> =
+                            recip.iter().copied().filter(|&(i, j)| i > j).collect();
                         assert_eq!(gone, lower, "{what}: exactly the lower entries");
                     }
                     ReciprocalPolicy::Both => assert_eq!(gone, recip, "{what}: both entries"),
                     ReciprocalPolicy::Weaker => {
                         for &(i, j) in recip.iter().filter(|&&(i, j)| i < j) {
                             let (up, low) = (m.get(i, j), m.get(j, i));
-                            assert_eq!(out.get(i, j).max(out.get(j, i)), up.max(low), "{what}: ({i}, {j}) keeps the larger");
+                            assert_eq!(
+                                out.get(i, j).max(out.get(j, i)),
+                                up.max(low),
+                                "{what}: ({i}, {j}) keeps the larger"
+                            );
                             let want = if up < low { (i, j) } else { (j, i) };
-                            assert!(gone.contains(&want) && gone.len() * 2 == recip.len(), "{what}: ({i}, {j})");
+                            assert!(
+                                gone.contains(&want) && gone.len() * 2 == recip.len(),
+                                "{what}: ({i}, {j})"
+                            );
                         }
                     }
                     ReciprocalPolicy::Random => {
-                        assert_eq!(gone.len() * 2, recip.len(), "{what}: one entry of each pair");
+                        assert_eq!(
+                            gone.len() * 2,
+                            recip.len(),
+                            "{what}: one entry of each pair"
+                        );
                         let again = nulls::remove_reciprocal(&m, policy, 7, mode).unwrap();
                         assert_eq!(again, out, "{what}: deterministic");
                     }
@@ -219,9 +318,27 @@ fn remove_reciprocal_policies_on_the_hand_made_matrix() {
     let m = hand_made();
     let set = |v: &[(usize, usize)]| v.iter().copied().collect::<BTreeSet<_>>();
     let cases = [
-        (ReciprocalPolicy::KeepUpper, set(&[(1, 0), (2, 0), (3, 1), (4, 3)])),
-        (ReciprocalPolicy::Weaker, set(&[(0, 1), (2, 0), (3, 1), (4, 3)])),
-        (ReciprocalPolicy::Both, set(&[(0, 1), (1, 0), (0, 2), (2, 0), (1, 3), (3, 1), (3, 4), (4, 3)])),
+        (
+            ReciprocalPolicy::KeepUpper,
+            set(&[(1, 0), (2, 0), (3, 1), (4, 3)]),
+        ),
+        (
+            ReciprocalPolicy::Weaker,
+            set(&[(0, 1), (2, 0), (3, 1), (4, 3)]),
+        ),
+        (
+            ReciprocalPolicy::Both,
+            set(&[
+                (0, 1),
+                (1, 0),
+                (0, 2),
+                (2, 0),
+                (1, 3),
+                (3, 1),
+                (3, 4),
+                (4, 3),
+            ]),
+        ),
     ];
     for mode in MODES {
         for (policy, want) in &cases {
@@ -241,7 +358,11 @@ fn remove_reciprocal_random_depends_on_the_seed() {
         let a = nulls::remove_reciprocal(m, ReciprocalPolicy::Random, 0, mode).unwrap();
         let b = nulls::remove_reciprocal(m, ReciprocalPolicy::Random, 1, mode).unwrap();
         assert_ne!(a, b, "{mode:?}");
-        assert_eq!(a.nnz(), b.nnz(), "{mode:?}: one entry of each pair either way");
+        assert_eq!(
+            a.nnz(),
+            b.nnz(),
+            "{mode:?}: one entry of each pair either way"
+        );
     }
 }
 
@@ -249,7 +370,10 @@ fn remove_reciprocal_random_depends_on_the_seed() {
 // Networks
 
 fn condition(nulls: &[&str]) -> Condition {
-    Condition { name: nulls.join("+"), nulls: nulls.iter().map(|s| NullModel::parse(s).unwrap()).collect() }
+    Condition {
+        name: nulls.join("+"),
+        nulls: nulls.iter().map(|s| NullModel::parse(s).unwrap()).collect(),
+    }
 }
 
 fn with_rng(mut spec: Spec, rng: RngMode) -> Spec {
@@ -263,16 +387,25 @@ fn networks(balance: bool) -> Vec<(String, network::Network, f64)> {
     for mode in MODES {
         let extra = format!("[network]\nbalance = {balance}\n");
         let spec = with_rng(microns_spec(&extra), mode);
-        for nulls in [&[][..], &["shuffle_connections"], &["remove_reciprocal", "shuffle_weights"]] {
+        for nulls in [
+            &[][..],
+            &["shuffle_connections"],
+            &["remove_reciprocal", "shuffle_weights"],
+        ] {
             let cond = condition(nulls);
             let net = experiment::build_network(&spec, Some(connectome()), &cond, 2).unwrap();
-            out.push((format!("observed {:?} {mode:?}", cond.nulls), net, spec.network.inh_exc_balance));
+            out.push((
+                format!("observed {:?} {mode:?}", cond.nulls),
+                net,
+                spec.network.inh_exc_balance,
+            ));
         }
         for kind in ["random", "feedforward"] {
             let text = format!("[network]\nkind = \"{kind}\"\nn_neurons = 300\nconnectivity_proba_ee = 0.3\nbalance = {balance}\ninh_exc_balance = 0.4\n");
             let spec = with_rng(Spec::parse(&text).unwrap(), mode);
             for seed in [0, 5] {
-                let net = experiment::build_network(&spec, None, &spec.conditions[0], seed).unwrap();
+                let net =
+                    experiment::build_network(&spec, None, &spec.conditions[0], seed).unwrap();
                 out.push((format!("{kind} {mode:?} seed {seed}"), net, 0.4));
             }
         }
@@ -285,9 +418,15 @@ fn assert_dale(what: &str, w: &Csr, n_exc: usize) -> (usize, usize) {
     let (mut pos, mut neg) = (0, 0);
     for (i, j, v) in triplets(w) {
         if j < n_exc {
-            assert!(v >= 0.0, "{what}: W[{i}][{j}] = {v} from an excitatory neuron");
+            assert!(
+                v >= 0.0,
+                "{what}: W[{i}][{j}] = {v} from an excitatory neuron"
+            );
         } else {
-            assert!(v <= 0.0, "{what}: W[{i}][{j}] = {v} from an inhibitory neuron");
+            assert!(
+                v <= 0.0,
+                "{what}: W[{i}][{j}] = {v} from an inhibitory neuron"
+            );
         }
         pos += (v > 0.0) as usize;
         neg += (v < 0.0) as usize;
@@ -329,7 +468,10 @@ fn dale_law_and_balance_hold_for_every_kind_and_mode() {
         let (pos, neg) = assert_dale(what, &w, net.n_exc);
         assert!(pos > 0 && neg > 0, "{what}: has both signs");
         let (rows, bad) = balance_violations(&w, net.n_exc, *b);
-        assert!(rows > net.n / 2, "{what}: most rows have inhibitory input ({rows})");
+        assert!(
+            rows > net.n / 2,
+            "{what}: most rows have inhibitory input ({rows})"
+        );
         assert_eq!(bad, 0, "{what}: {bad} of {rows} rows unbalanced");
     }
 }
@@ -340,31 +482,49 @@ fn without_balance_the_inputs_are_not_balanced() {
         let w = net.sparse();
         assert_dale(what, &w, net.n_exc);
         let (rows, bad) = balance_violations(&w, net.n_exc, *b);
-        assert!(rows > 0 && bad * 10 >= rows * 9, "{what}: only {bad} of {rows} rows unbalanced");
+        assert!(
+            rows > 0 && bad * 10 >= rows * 9,
+            "{what}: only {bad} of {rows} rows unbalanced"
+        );
     }
 }
 
 #[test]
 fn feedforward_excitatory_block_is_strictly_upper_triangular() {
     for mode in MODES {
-        let ff = Spec::parse("[network]\nkind = \"feedforward\"\nn_neurons = 300\nconnectivity_proba_ee = 0.3\n").unwrap();
+        let ff = Spec::parse(
+            "[network]\nkind = \"feedforward\"\nn_neurons = 300\nconnectivity_proba_ee = 0.3\n",
+        )
+        .unwrap();
         let rnd = Spec::parse("[network]\nkind = \"random\"\nn_neurons = 300\n").unwrap();
         for seed in [0, 1, 9] {
             let spec = with_rng(ff.clone(), mode);
             let net = experiment::build_network(&spec, None, &spec.conditions[0], seed).unwrap();
-            let ee: Vec<_> = triplets(&net.sparse()).into_iter().filter(|&(i, j, _)| i < net.n_exc && j < net.n_exc).collect();
+            let ee: Vec<_> = triplets(&net.sparse())
+                .into_iter()
+                .filter(|&(i, j, _)| i < net.n_exc && j < net.n_exc)
+                .collect();
             assert!(!ee.is_empty(), "{mode:?} seed {seed}: has E–E connections");
             for &(i, j, v) in &ee {
-                assert!(j > i, "{mode:?} seed {seed}: W[{i}][{j}] = {v} below or on the diagonal");
+                assert!(
+                    j > i,
+                    "{mode:?} seed {seed}: W[{i}][{j}] = {v} below or on the diagonal"
+                );
             }
             // Density of the E–E block: p_ee over the upper triangle.
             let pairs = net.n_exc * (net.n_exc - 1) / 2;
             let density = ee.len() as f64 / pairs as f64;
-            assert!((density - 0.3).abs() < 0.03, "{mode:?} seed {seed}: E–E density {density}");
+            assert!(
+                (density - 0.3).abs() < 0.03,
+                "{mode:?} seed {seed}: E–E density {density}"
+            );
             // The random network, for contrast, has E–E entries on both sides.
             let spec = with_rng(rnd.clone(), mode);
             let net = experiment::build_network(&spec, None, &spec.conditions[0], seed).unwrap();
-            let lower = triplets(&net.sparse()).into_iter().filter(|&(i, j, _)| j < i && i < net.n_exc).count();
+            let lower = triplets(&net.sparse())
+                .into_iter()
+                .filter(|&(i, j, _)| j < i && i < net.n_exc)
+                .count();
             assert!(lower > 0, "{mode:?} seed {seed}");
         }
     }
@@ -383,12 +543,17 @@ fn observed_network_embeds_the_condition_matrix() {
     ];
     for mode in MODES {
         for r in [0.15, 0.3] {
-            let spec = with_rng(microns_spec(&format!("[network]\nr_inhibitory = {r}\n")), mode);
+            let spec = with_rng(
+                microns_spec(&format!("[network]\nr_inhibitory = {r}\n")),
+                mode,
+            );
             for nulls in chains {
                 let cond = condition(nulls);
                 for seed in [0, 4] {
                     let what = format!("{mode:?} r = {r} {nulls:?} seed {seed}");
-                    let m = experiment::condition_matrix(&spec, Some(c), &cond, seed).unwrap().unwrap();
+                    let m = experiment::condition_matrix(&spec, Some(c), &cond, seed)
+                        .unwrap()
+                        .unwrap();
                     if nulls.is_empty() {
                         assert_eq!(m, c.matrix, "{what}");
                     }
@@ -402,7 +567,10 @@ fn observed_network_embeds_the_condition_matrix() {
                         .filter(|&(i, j, _)| i < net.n_exc && j < net.n_exc)
                         .map(|(i, j, v)| (i, j, v.to_bits()))
                         .collect();
-                    let want: Vec<_> = triplets(&m.transpose()).into_iter().map(|(i, j, v)| (i, j, v.to_bits())).collect();
+                    let want: Vec<_> = triplets(&m.transpose())
+                        .into_iter()
+                        .map(|(i, j, v)| (i, j, v.to_bits()))
+                        .collect();
                     assert_eq!(ee, want, "{what}: E–E block of W is Mᵀ");
                     // The reported statistics are those of the matrix after the null models.
                     let nnz = m.values.iter().filter(|&&v| v > 0.0).count() as u64;
@@ -411,7 +579,8 @@ fn observed_network_embeds_the_condition_matrix() {
                     assert_eq!(net.nnz_ee, Some(count_positive(&m)), "{what}");
                     assert_eq!(net.reciprocal, Some(recip), "{what}");
                     assert_eq!(net.reciprocal, Some(count_reciprocal(&m)), "{what}");
-                    if nulls.iter().any(|n| n.starts_with("remove_reciprocal")) && nulls.len() == 1 {
+                    if nulls.iter().any(|n| n.starts_with("remove_reciprocal")) && nulls.len() == 1
+                    {
                         assert_eq!(net.reciprocal, Some(diagonal_count(&c.matrix)), "{what}");
                     }
                 }
@@ -429,7 +598,10 @@ fn rel_close(a: f64, b: f64, tol: f64) -> bool {
 
 #[test]
 fn sparse_and_dense_kernels_agree_on_the_observed_network() {
-    let record = Record { trace: true, neurons: vec![0, 5, 400] };
+    let record = Record {
+        trace: true,
+        neurons: vec![0, 5, 400],
+    };
     for nulls in [&[][..], &["shuffle_connections"]] {
         let cond = condition(nulls);
         for mode in MODES {
@@ -437,15 +609,23 @@ fn sparse_and_dense_kernels_agree_on_the_observed_network() {
             for kernel in [KernelChoice::Dense, KernelChoice::Sparse] {
                 let mut spec = with_rng(microns_spec(""), mode);
                 spec.kernel = kernel;
-                let (net, resp) = experiment::simulate_run(&spec, Some(connectome()), &cond, 0, &record).unwrap();
+                let (net, resp) =
+                    experiment::simulate_run(&spec, Some(connectome()), &cond, 0, &record).unwrap();
                 assert!(net.n > 400);
                 runs.push(resp);
             }
             let what = format!("{nulls:?} {mode:?}");
             let (d, s) = (&runs[0], &runs[1]);
-            assert!(d.returned, "{what}: the observed network returns to baseline");
+            assert!(
+                d.returned,
+                "{what}: the observed network returns to baseline"
+            );
             assert_eq!(d.delta_t, s.delta_t, "{what}: ΔT");
-            assert_eq!((d.returned, d.diverged, d.t_end), (s.returned, s.diverged, s.t_end), "{what}");
+            assert_eq!(
+                (d.returned, d.diverged, d.t_end),
+                (s.returned, s.diverged, s.t_end),
+                "{what}"
+            );
             assert!(rel_close(d.peak_exc_mean, s.peak_exc_mean, 1e-12), "{what}");
             let (td, ts) = (d.trace.as_ref().unwrap(), s.trace.as_ref().unwrap());
             assert_eq!(td.neurons, vec![0, 5, 400]);
@@ -455,16 +635,26 @@ fn sparse_and_dense_kernels_agree_on_the_observed_network() {
             for (k, (rd, rs)) in td.rates.iter().zip(&ts.rates).enumerate() {
                 assert_eq!(rd.len(), td.t.len());
                 for (step, (&a, &b)) in rd.iter().zip(rs).enumerate() {
-                    assert!(rel_close(a, b, 1e-12), "{what}: neuron {} step {step}: {a} vs {b}", td.neurons[k]);
+                    assert!(
+                        rel_close(a, b, 1e-12),
+                        "{what}: neuron {} step {step}: {a} vs {b}",
+                        td.neurons[k]
+                    );
                     nonzero += (a != 0.0) as usize;
                 }
             }
             assert!(nonzero > 0, "{what}: recorded neurons are active");
             for (k, (&a, &b)) in td.exc_mean.iter().zip(&ts.exc_mean).enumerate() {
-                assert!(rel_close(a, b, 1e-12), "{what}: exc_mean step {k}: {a} vs {b}");
+                assert!(
+                    rel_close(a, b, 1e-12),
+                    "{what}: exc_mean step {k}: {a} vs {b}"
+                );
             }
             for (k, (&a, &b)) in td.inh_mean.iter().zip(&ts.inh_mean).enumerate() {
-                assert!(rel_close(a, b, 1e-12), "{what}: inh_mean step {k}: {a} vs {b}");
+                assert!(
+                    rel_close(a, b, 1e-12),
+                    "{what}: inh_mean step {k}: {a} vs {b}"
+                );
             }
         }
     }
@@ -485,7 +675,10 @@ fn outcome(r: &Response) -> (Option<u64>, Option<u64>, bool, bool, u64, u64, u64
 
 #[test]
 fn results_do_not_depend_on_tracing() {
-    let traced = Record { trace: true, neurons: vec![0, 3] };
+    let traced = Record {
+        trace: true,
+        neurons: vec![0, 3],
+    };
     let observed = microns_spec("[[condition]]\nname = \"observed\"\n[[condition]]\nname = \"shuffled\"\nnulls = [\"shuffle_connections\"]\n");
     let mut cases: Vec<(Spec, Option<&Connectome>)> = Vec::new();
     for mode in MODES {
@@ -503,13 +696,22 @@ fn results_do_not_depend_on_tracing() {
     for (spec, c) in &cases {
         for cond in &spec.conditions {
             for seed in [0, 1] {
-                let what = format!("{} {:?} {} seed {seed}", spec.network.kind.name(), spec.network.rng, cond.name);
-                let (_, plain) = experiment::simulate_run(spec, *c, cond, seed, &Record::default()).unwrap();
+                let what = format!(
+                    "{} {:?} {} seed {seed}",
+                    spec.network.kind.name(),
+                    spec.network.rng,
+                    cond.name
+                );
+                let (_, plain) =
+                    experiment::simulate_run(spec, *c, cond, seed, &Record::default()).unwrap();
                 let (_, with) = experiment::simulate_run(spec, *c, cond, seed, &traced).unwrap();
                 assert!(plain.trace.is_none() && with.trace.is_some(), "{what}");
                 assert_eq!(outcome(&plain), outcome(&with), "{what}");
                 let t = with.trace.unwrap();
-                assert!(t.t.len() >= plain.steps_simulated, "{what}: the trace runs at least as long");
+                assert!(
+                    t.t.len() >= plain.steps_simulated,
+                    "{what}: the trace runs at least as long"
+                );
                 saw_diverged |= plain.diverged;
             }
         }
@@ -532,19 +734,31 @@ fn fast_rng_builds_a_large_sparse_network() {
         ..NetworkSpec::default()
     };
     let net = network::build(&spec, None, 11).unwrap();
-    let Weights::Sparse(w) = &net.w else { panic!("fast mode builds sparse weights") };
+    let Weights::Sparse(w) = &net.w else {
+        panic!("fast mode builds sparse weights")
+    };
     assert_eq!((net.n, w.n_rows, w.n_cols), (n, n, n));
     assert_eq!(net.n_exc, 17_000);
     let density = w.nnz() as f64 / (n as f64 * (n - 1) as f64);
-    assert!((density / p - 1.0).abs() < 0.03, "density {density} vs p = {p}");
+    assert!(
+        (density / p - 1.0).abs() < 0.03,
+        "density {density} vs p = {p}"
+    );
     assert!((0..n).all(|i| w.get(i, i) == 0.0), "no autapses");
     let (pos, neg) = assert_dale("fast n = 20000", w, net.n_exc);
     assert!(pos > 0 && neg > 0);
     let (rows, bad) = balance_violations(w, net.n_exc, spec.inh_exc_balance);
-    assert!(rows > n * 9 / 10, "most rows have inhibitory input ({rows})");
+    assert!(
+        rows > n * 9 / 10,
+        "most rows have inhibitory input ({rows})"
+    );
     assert_eq!(bad, 0, "{bad} of {rows} rows unbalanced");
     // Row densities of the E and I columns both follow p.
-    let exc = w.indices.iter().filter(|&&j| (j as usize) < net.n_exc).count() as f64;
+    let exc = w
+        .indices
+        .iter()
+        .filter(|&&j| (j as usize) < net.n_exc)
+        .count() as f64;
     let inh = (w.nnz() as f64) - exc;
     let exc_pairs = n as f64 * net.n_exc as f64 - net.n_exc as f64;
     let inh_pairs = n as f64 * (n - net.n_exc) as f64 - (n - net.n_exc) as f64;

@@ -7,12 +7,19 @@ use ratenet::network::{self, NetworkKind, NetworkSpec, RngMode};
 use serde_json::Value;
 
 fn fixtures() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rng_streams.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/rng_streams.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn u64s(v: &Value) -> Vec<u64> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect()
 }
 
 fn bits(xs: impl IntoIterator<Item = f64>) -> Vec<u64> {
@@ -23,9 +30,15 @@ fn bits(xs: impl IntoIterator<Item = f64>) -> Vec<u64> {
 fn python_random_streams_match_cpython() {
     let fx = fixtures();
     let cases = fx["python"].as_array().unwrap();
-    let seeds: Vec<i128> = cases.iter().map(|c| c["seed"].as_str().unwrap().parse().unwrap()).collect();
+    let seeds: Vec<i128> = cases
+        .iter()
+        .map(|c| c["seed"].as_str().unwrap().parse().unwrap())
+        .collect();
     // The fixture covers the seeding paths: one word, two words, negative.
-    assert!(seeds.iter().any(|&s| s >= 1 << 32), "a seed of several 32-bit words");
+    assert!(
+        seeds.iter().any(|&s| s >= 1 << 32),
+        "a seed of several 32-bit words"
+    );
     assert!(seeds.iter().any(|&s| s < 0), "a negative seed");
     for (c, &seed) in cases.iter().zip(&seeds) {
         let want_u32 = u64s(&c["u32"]);
@@ -93,7 +106,10 @@ fn erdos_renyi_edges_match_networkx() {
             .collect();
         want.sort_unstable();
         let got = erdos_renyi_edges(n, p, seed);
-        assert_eq!(got, want, "erdos_renyi_graph({n}, {p}, seed={seed}, directed=True)");
+        assert_eq!(
+            got, want,
+            "erdos_renyi_graph({n}, {p}, seed={seed}, directed=True)"
+        );
         if p <= 0.0 {
             saw.0 = true;
             assert!(got.is_empty());
@@ -102,29 +118,49 @@ fn erdos_renyi_edges_match_networkx() {
             assert_eq!(got.len(), n * (n - 1));
         } else {
             saw.2 = true;
-            assert!(!got.is_empty() && got.len() < n * (n - 1), "a proper random graph");
+            assert!(
+                !got.is_empty() && got.len() < n * (n - 1),
+                "a proper random graph"
+            );
         }
     }
-    assert_eq!(saw, (true, true, true), "fixtures cover p = 0, p = 1 and 0 < p < 1");
+    assert_eq!(
+        saw,
+        (true, true, true),
+        "fixtures cover p = 0, p = 1 and 0 < p < 1"
+    );
 }
 
 #[test]
 fn numpy_random_state_streams_match_numpy() {
     let fx = fixtures();
     let cases = fx["numpy"].as_array().unwrap();
-    assert!(cases.iter().any(|c| c["seed"].as_u64() == Some((1 << 32) - 1)), "the largest seed numpy takes");
+    assert!(
+        cases
+            .iter()
+            .any(|c| c["seed"].as_u64() == Some((1 << 32) - 1)),
+        "the largest seed numpy takes"
+    );
     for c in cases {
         let seed = c["seed"].as_u64().unwrap() as i128;
 
         let want = u64s(&c["random_sample"]);
         let mut rs = NumpyRandomState::new(seed).unwrap();
-        assert_eq!(bits((0..want.len()).map(|_| rs.random_sample())), want, "random_sample of RandomState({seed})");
+        assert_eq!(
+            bits((0..want.len()).map(|_| rs.random_sample())),
+            want,
+            "random_sample of RandomState({seed})"
+        );
 
         // An odd count: the cached second normal of the polar method is used too.
         let want = u64s(&c["normal_1_02"]);
         assert_eq!(want.len() % 2, 1);
         let mut rs = NumpyRandomState::new(seed).unwrap();
-        assert_eq!(bits((0..want.len()).map(|_| rs.normal(1.0, 0.2))), want, "normal(1, .2) of RandomState({seed})");
+        assert_eq!(
+            bits((0..want.len()).map(|_| rs.normal(1.0, 0.2))),
+            want,
+            "normal(1, .2) of RandomState({seed})"
+        );
 
         let perms = c["shuffle_head_sum_dot"].as_object().unwrap();
         assert!(perms.len() >= 4);
@@ -132,13 +168,29 @@ fn numpy_random_state_streams_match_numpy() {
             let m: usize = m.parse().unwrap();
             let want = u64s(want);
             let mut a: Vec<u64> = (0..m as u64).collect();
-            NumpyRandomState::new(seed).unwrap().shuffle(&mut a).unwrap();
+            NumpyRandomState::new(seed)
+                .unwrap()
+                .shuffle(&mut a)
+                .unwrap();
             let head = m.min(50);
-            assert_eq!(&a[..head], &want[..head], "shuffle(arange({m})) of RandomState({seed}): first entries");
+            assert_eq!(
+                &a[..head],
+                &want[..head],
+                "shuffle(arange({m})) of RandomState({seed}): first entries"
+            );
             let sum: u64 = a.iter().sum();
             assert_eq!(sum, want[head], "shuffle(arange({m})): still a permutation");
-            let dot = a.iter().enumerate().map(|(i, &x)| i as u128 * x as u128).sum::<u128>() % 1_000_000_007;
-            assert_eq!(dot as u64, want[head + 1], "shuffle(arange({m})) of RandomState({seed}): whole permutation");
+            let dot = a
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| i as u128 * x as u128)
+                .sum::<u128>()
+                % 1_000_000_007;
+            assert_eq!(
+                dot as u64,
+                want[head + 1],
+                "shuffle(arange({m})) of RandomState({seed}): whole permutation"
+            );
             let mut sorted = a.clone();
             sorted.sort_unstable();
             assert!(sorted.iter().enumerate().all(|(i, &x)| i as u64 == x));
@@ -153,18 +205,29 @@ fn numpy_random_state_refuses_seeds_numpy_refuses() {
             Ok(_) => panic!("RandomState({seed}) must be refused"),
             Err(e) => {
                 let msg = e.message();
-                assert!(msg.contains(&seed.to_string()), "message names the seed {seed}: {msg}");
+                assert!(
+                    msg.contains(&seed.to_string()),
+                    "message names the seed {seed}: {msg}"
+                );
                 assert!(!msg.contains('\n'), "one line: {msg}");
             }
         }
     }
     for seed in [0i128, 1, (1 << 32) - 1] {
-        assert!(NumpyRandomState::new(seed).is_ok(), "RandomState({seed}) is valid");
+        assert!(
+            NumpyRandomState::new(seed).is_ok(),
+            "RandomState({seed}) is valid"
+        );
     }
 }
 
 fn random_spec(rng: RngMode) -> NetworkSpec {
-    NetworkSpec { kind: NetworkKind::Random, n_neurons: 60, rng, ..NetworkSpec::default() }
+    NetworkSpec {
+        kind: NetworkKind::Random,
+        n_neurons: 60,
+        rng,
+        ..NetworkSpec::default()
+    }
 }
 
 #[test]
@@ -172,8 +235,16 @@ fn notebook_network_refuses_seeds_from_2_pow_32_and_fast_accepts_them() {
     let big = 1u64 << 32;
     for seed in [big, big + 17, u64::MAX] {
         let e = network::build(&random_spec(RngMode::Notebook), None, seed).unwrap_err();
-        assert!(e.message().contains(&seed.to_string()), "message names the seed: {}", e.message());
-        assert!(e.message().contains("fast"), "message points to network.rng = \"fast\": {}", e.message());
+        assert!(
+            e.message().contains(&seed.to_string()),
+            "message names the seed: {}",
+            e.message()
+        );
+        assert!(
+            e.message().contains("fast"),
+            "message points to network.rng = \"fast\": {}",
+            e.message()
+        );
 
         let net = network::build(&random_spec(RngMode::Fast), None, seed).unwrap();
         assert_eq!(net.n, 60);

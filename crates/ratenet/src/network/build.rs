@@ -4,6 +4,8 @@
 use crate::matrix::Csr;
 use crate::network::nulls::{count_positive, count_reciprocal};
 use crate::network::rng::{FastRng, NumpyRandomState, PyRandom};
+use std::sync::Arc;
+
 use crate::network::{Network, NetworkKind, NetworkSpec, RngMode, Weights};
 use crate::{bail, Result};
 
@@ -18,49 +20,191 @@ pub fn data_free_exc(n: usize, r_inhibitory: f64) -> usize {
     (n as f64 * (1.0 - r_inhibitory)) as usize
 }
 
-/// Build the network of `spec` for `seed`. `ee` is the E–E matrix (pre × post)
-/// after the condition's null models; it is required for observed networks
-/// and refused for the data-free ones.
-pub fn build(spec: &NetworkSpec, ee: Option<&Csr>, seed: u64) -> Result<Network> {
-    spec.validate()?;
-    let (n, n_exc) = match (spec.kind, ee) {
-        (NetworkKind::Observed, Some(m)) => (observed_size(m.n_rows, spec.r_inhibitory), m.n_rows),
+/// A network in the pieces a simulation needs, split so that runs differing
+/// only in their E–E matrix can share everything else:
+///
+/// - `ee`: the E–E block (row = post, column = pre), from the connectome;
+/// - `exc_inh`: inhibitory inputs of excitatory neurons, before balancing;
+/// - `exc_factor`: the per-row balancing factor of those inputs (it depends
+///   on the E–E block through each row's excitatory sum);
+/// - `inh_rows`: all inputs of inhibitory neurons, balanced (independent of
+///   the E–E block, so shared by every condition of a seed).
+///
+/// Every weight is `W[i][j]` of the notebook's matrix: excitatory rows are
+/// `ee[i] ++ exc_factor[i] · exc_inh[i]`, inhibitory rows are `inh_rows[i − n_exc]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parts {
+    /// Neurons.
+    pub n: usize,
+    /// Excitatory neurons.
+    pub n_exc: usize,
+    /// E–E block, n_exc × n_exc, row = post.
+    pub ee: Arc<Csr>,
+    /// Rows 0..n_exc, columns n_exc..n (global column indices), Dale-negated, unbalanced.
+    pub exc_inh: Arc<Csr>,
+    /// Balancing factor of each excitatory row's inhibitory inputs (1 without balance).
+    pub exc_factor: Arc<Vec<f64>>,
+    /// Rows n_exc..n (local row index), all columns, Dale-negated and balanced.
+    pub inh_rows: Arc<Csr>,
+    /// Reciprocal ordered pairs of the E–E matrix (observed networks only).
+    pub reciprocal: Option<u64>,
+    /// Non-zeros of the E–E matrix (observed networks only).
+    pub nnz_ee: Option<u64>,
+}
+
+/// The random part of a network: everything a seed draws, independent of
+/// the E–E connectome (which only sets n and n_exc).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomParts {
+    /// Neurons.
+    pub n: usize,
+    /// Excitatory neurons.
+    pub n_exc: usize,
+    /// See [`Parts::exc_inh`].
+    pub exc_inh: Arc<Csr>,
+    /// See [`Parts::inh_rows`].
+    pub inh_rows: Arc<Csr>,
+    /// The drawn E–E block of the data-free networks (row = post).
+    pub ee: Option<Arc<Csr>>,
+}
+
+/// Sizes (n, n_exc) of the network of `spec` given the connectome size, if any.
+pub fn sizes(spec: &NetworkSpec, n_ee: Option<usize>) -> Result<(usize, usize)> {
+    let (n, n_exc) = match (spec.kind, n_ee) {
+        (NetworkKind::Observed, Some(m)) => (observed_size(m, spec.r_inhibitory), m),
         (NetworkKind::Observed, None) => bail!("network.kind = \"observed\" needs a connectome ([data])"),
         (_, Some(_)) => bail!("network.kind = \"{}\" is data-free: it takes no connectome", spec.kind.name()),
         (_, None) => (spec.n_neurons, data_free_exc(spec.n_neurons, spec.r_inhibitory)),
     };
-    if n_exc == 0 || n_exc >= n && spec.kind != NetworkKind::Observed {
+    if n_exc == 0 || (n_exc >= n && spec.kind != NetworkKind::Observed) {
         bail!(
             "network: {n} neurons with r_inhibitory = {} leave {n_exc} excitatory; expected at least one of each",
             spec.r_inhibitory
         );
     }
-    let w = match spec.rng {
+    Ok((n, n_exc))
+}
+
+/// Draw the random part of a network for `seed`.
+pub fn random_parts(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Result<RandomParts> {
+    spec.validate()?;
+    let mut rows = match spec.rng {
         RngMode::Notebook => {
             if seed >= 1 << 32 {
                 bail!("seed {seed}: notebook mode follows numpy's RandomState, which needs 0 <= seed < 2^32 (or use network.rng = \"fast\")");
             }
-            let mut d = notebook_dense(spec, ee, n, n_exc, seed)?;
-            if spec.balance {
-                balance_dense(&mut d, n, n_exc, spec.inh_exc_balance);
-            }
-            Weights::Dense(d)
+            notebook_rows(spec, n, n_exc, seed)?
         }
-        RngMode::Fast => {
-            let mut s = fast_sparse(spec, ee, n, n_exc, seed);
-            if spec.balance {
-                balance_sparse(&mut s, n_exc, spec.inh_exc_balance);
-            }
-            Weights::Sparse(s)
-        }
+        RngMode::Fast => fast_rows(spec, n, n_exc, seed),
     };
-    Ok(Network {
-        n,
+    // Dale's law: inhibitory columns are negative.
+    for (j, x) in rows.indices.iter().zip(rows.values.iter_mut()) {
+        if *j as usize >= n_exc {
+            *x = -*x;
+        }
+    }
+    let (ee, exc_inh, mut inh_rows) = split(&rows, n_exc);
+    if spec.balance {
+        for i in 0..inh_rows.n_rows {
+            let r = inh_rows.indptr[i]..inh_rows.indptr[i + 1];
+            let split = r.start + inh_rows.indices[r.clone()].partition_point(|&j| (j as usize) < n_exc);
+            let f = balance_factor(np_sum(&inh_rows.values[r.start..split]), np_sum(&inh_rows.values[split..r.end]), spec.inh_exc_balance);
+            for x in &mut inh_rows.values[split..r.end] {
+                *x *= f;
+            }
+        }
+    }
+    let ee = (spec.kind != NetworkKind::Observed).then(|| Arc::new(ee));
+    Ok(RandomParts { n, n_exc, exc_inh: Arc::new(exc_inh), inh_rows: Arc::new(inh_rows), ee })
+}
+
+/// Split full rows into the E–E block, the excitatory rows' inhibitory
+/// inputs and the inhibitory rows.
+fn split(w: &Csr, n_exc: usize) -> (Csr, Csr, Csr) {
+    let n = w.n_rows;
+    let exc = |i: usize| w.row(i).filter(|&(j, _)| j < n_exc).collect::<Vec<_>>();
+    let inh = |i: usize| w.row(i).filter(|&(j, _)| j >= n_exc).collect::<Vec<_>>();
+    let ee = Csr::from_sorted_triplets(n_exc, n_exc, (0..n_exc).flat_map(|i| exc(i).into_iter().map(move |(j, v)| (i, j, v))));
+    let ei = Csr::from_sorted_triplets(n_exc, n, (0..n_exc).flat_map(|i| inh(i).into_iter().map(move |(j, v)| (i, j, v))));
+    let ir = Csr::from_sorted_triplets(n - n_exc, n, (n_exc..n).flat_map(|i| w.row(i).map(move |(j, v)| (i - n_exc, j, v))));
+    (ee, ei, ir)
+}
+
+/// Combine the random part with an E–E block (row = post) into [`Parts`].
+pub fn parts_with(spec: &NetworkSpec, random: &RandomParts, ee: Arc<Csr>, reciprocal: Option<u64>, nnz_ee: Option<u64>) -> Parts {
+    let n_exc = random.n_exc;
+    let factor: Vec<f64> = (0..n_exc)
+        .map(|i| {
+            if !spec.balance {
+                return 1.0;
+            }
+            let e = np_sum(&ee.values[ee.indptr[i]..ee.indptr[i + 1]]);
+            let s = np_sum(&random.exc_inh.values[random.exc_inh.indptr[i]..random.exc_inh.indptr[i + 1]]);
+            balance_factor(e, s, spec.inh_exc_balance)
+        })
+        .collect();
+    Parts {
+        n: random.n,
         n_exc,
-        w,
-        reciprocal: ee.map(count_reciprocal),
-        nnz_ee: ee.map(count_positive),
+        ee,
+        exc_inh: random.exc_inh.clone(),
+        exc_factor: Arc::new(factor),
+        inh_rows: random.inh_rows.clone(),
+        reciprocal,
+        nnz_ee,
+    }
+}
+
+/// The parts of the network of `spec` for `seed`; `m` is the E–E matrix
+/// (pre × post) after the condition's null models, required for observed
+/// networks and refused for the data-free ones.
+pub fn build_parts(spec: &NetworkSpec, m: Option<&Csr>, seed: u64) -> Result<Parts> {
+    let (n, n_exc) = sizes(spec, m.map(|m| m.n_rows))?;
+    let random = random_parts(spec, n, n_exc, seed)?;
+    Ok(match (m, &random.ee) {
+        (Some(m), _) => parts_with(spec, &random, Arc::new(m.transpose()), Some(count_reciprocal(m)), Some(count_positive(m))),
+        (None, Some(ee)) => parts_with(spec, &random, ee.clone(), None, None),
+        (None, None) => unreachable!("data-free networks draw their E–E block"),
     })
+}
+
+impl Parts {
+    /// The full weight matrix (row = post), balanced.
+    pub fn assemble(&self) -> Csr {
+        let (n, n_exc) = (self.n, self.n_exc);
+        let mut w = Csr { n_rows: n, n_cols: n, indptr: vec![0], ..Default::default() };
+        for i in 0..n_exc {
+            for (j, v) in self.ee.row(i) {
+                w.indices.push(j as u32);
+                w.values.push(v);
+            }
+            for (j, v) in self.exc_inh.row(i) {
+                w.indices.push(j as u32);
+                w.values.push(v * self.exc_factor[i]);
+            }
+            w.indptr.push(w.values.len());
+        }
+        for i in 0..n - n_exc {
+            for (j, v) in self.inh_rows.row(i) {
+                w.indices.push(j as u32);
+                w.values.push(v);
+            }
+            w.indptr.push(w.values.len());
+        }
+        w
+    }
+
+    /// As a [`Network`].
+    pub fn network(&self) -> Network {
+        Network { n: self.n, n_exc: self.n_exc, w: Weights::Sparse(self.assemble()), reciprocal: self.reciprocal, nnz_ee: self.nnz_ee }
+    }
+}
+
+/// Build the network of `spec` for `seed`. `ee` is the E–E matrix (pre × post)
+/// after the condition's null models; it is required for observed networks
+/// and refused for the data-free ones.
+pub fn build(spec: &NetworkSpec, ee: Option<&Csr>, seed: u64) -> Result<Network> {
+    Ok(build_parts(spec, ee, seed)?.network())
 }
 
 /// One directed Erdős–Rényi graph as networkx draws it: one `random()` per
@@ -89,25 +233,18 @@ impl ErStream {
     }
 }
 
-/// The notebook's matrices, entry by entry, with both generators advanced in
-/// lock-step (they are independent streams, so interleaving them is exact).
-fn notebook_dense(spec: &NetworkSpec, ee: Option<&Csr>, n: usize, n_exc: usize, seed: u64) -> Result<Vec<f64>> {
+/// The notebook's random weights, entry by entry, with both generators
+/// advanced in lock-step (they are independent streams, so interleaving them
+/// is exact). Observed networks leave the E–E block empty.
+fn notebook_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Result<Csr> {
     if n > 50_000 {
-        bail!("network: {n} neurons is too many for network.rng = \"notebook\" (O(n²) draws and memory); use network.rng = \"fast\"");
+        bail!("network: {n} neurons is too many for network.rng = \"notebook\" (O(n²) draws); use network.rng = \"fast\"");
     }
     let mut er = ErStream::new(spec.connectivity_proba, seed);
     let p_ee = spec.connectivity_proba_ee.unwrap_or(spec.connectivity_proba);
     let mut er_ee = (spec.kind == NetworkKind::Feedforward).then(|| ErStream::new(p_ee, seed));
     let mut normal = NumpyRandomState::new(seed as i128)?;
-    let mut w = vec![0.0; n * n];
-    if let Some(m) = ee {
-        // W[EE] = M.T: row = post, column = pre.
-        for pre in 0..m.n_rows {
-            for (post, v) in m.row(pre) {
-                w[post * n + pre] = v;
-            }
-        }
-    }
+    let mut w = Csr { n_rows: n, n_cols: n, indptr: vec![0], ..Default::default() };
     let g = spec.g;
     for u in 0..n {
         for v in 0..n {
@@ -115,23 +252,19 @@ fn notebook_dense(spec: &NetworkSpec, ee: Option<&Csr>, n: usize, n_exc: usize, 
             let x = normal.normal(1.0, 0.2);
             let in_ee = u < n_exc && v < n_exc;
             let keep = match spec.kind {
-                NetworkKind::Observed if in_ee => continue,
+                NetworkKind::Observed if in_ee => false,
                 NetworkKind::Feedforward if in_ee => {
-                    let e = er_ee.as_mut().map_or(false, |s| s.edge(u, v));
+                    let e = er_ee.as_mut().is_some_and(|s| s.edge(u, v));
                     e && u <= v
                 }
                 _ => edge,
             };
             if keep {
-                w[u * n + v] = g * 10f64.powf(x.abs());
+                w.indices.push(v as u32);
+                w.values.push(g * 10f64.powf(x.abs()));
             }
         }
-    }
-    // Dale's law: inhibitory columns are negative.
-    for row in w.chunks_exact_mut(n) {
-        for x in &mut row[n_exc..] {
-            *x = -*x;
-        }
+        w.indptr.push(w.values.len());
     }
     Ok(w)
 }
@@ -177,30 +310,10 @@ fn pairwise(a: &[f64]) -> f64 {
     }
 }
 
-/// Scale each row's inhibitory inputs so that Σ inh = −balance · Σ exc.
+/// The factor that makes Σ inh = −balance · Σ exc (an empty inhibitory sum counts as 1).
 fn balance_factor(e: f64, s: f64, b: f64) -> f64 {
     let s = if s == 0.0 { 1.0 } else { s };
     e / -s * b
-}
-
-fn balance_dense(w: &mut [f64], n: usize, n_exc: usize, b: f64) {
-    for row in w.chunks_exact_mut(n) {
-        let f = balance_factor(np_sum(&row[..n_exc]), np_sum(&row[n_exc..]), b);
-        for x in &mut row[n_exc..] {
-            *x *= f;
-        }
-    }
-}
-
-fn balance_sparse(w: &mut Csr, n_exc: usize, b: f64) {
-    for i in 0..w.n_rows {
-        let r = w.indptr[i]..w.indptr[i + 1];
-        let split = r.start + w.indices[r.clone()].partition_point(|&j| (j as usize) < n_exc);
-        let f = balance_factor(np_sum(&w.values[r.start..split]), np_sum(&w.values[split..r.end]), b);
-        for x in &mut w.values[split..r.end] {
-            *x *= f;
-        }
-    }
 }
 
 // Stream labels of the fast generator.
@@ -233,11 +346,11 @@ fn er_row(g: &mut FastRng, p: f64, lo: usize, hi: usize, skip: usize, out: &mut 
 }
 
 /// Same distributions as the notebook, drawn sparsely (never n × n).
-fn fast_sparse(spec: &NetworkSpec, ee: Option<&Csr>, n: usize, n_exc: usize, seed: u64) -> Csr {
+/// Observed networks leave the E–E block empty.
+fn fast_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Csr {
     let mut mask = FastRng::new(seed, STREAM_MASK);
     let mut mask_ee = FastRng::new(seed, STREAM_MASK_EE);
     let mut weights = FastRng::new(seed, STREAM_WEIGHTS);
-    let ee_t = ee.map(Csr::transpose); // row = post
     let p = spec.connectivity_proba;
     let p_ee = spec.connectivity_proba_ee.unwrap_or(p);
     let mut w = Csr { n_rows: n, n_cols: n, indptr: vec![0], ..Default::default() };
@@ -252,14 +365,7 @@ fn fast_sparse(spec: &NetworkSpec, ee: Option<&Csr>, n: usize, n_exc: usize, see
         };
         if u < n_exc {
             match spec.kind {
-                NetworkKind::Observed => {
-                    if let Some(m) = &ee_t {
-                        for (v, x) in m.row(u) {
-                            w.indices.push(v as u32);
-                            w.values.push(x);
-                        }
-                    }
-                }
+                NetworkKind::Observed => {}
                 NetworkKind::Random => er_row(&mut mask, p, 0, n_exc, u, &mut cols),
                 NetworkKind::Feedforward => er_row(&mut mask_ee, p_ee, u + 1, n_exc, u, &mut cols),
             }
@@ -269,11 +375,6 @@ fn fast_sparse(spec: &NetworkSpec, ee: Option<&Csr>, n: usize, n_exc: usize, see
         }
         lognormal(&cols, &mut w);
         w.indptr.push(w.values.len());
-    }
-    for (j, x) in w.indices.iter().zip(w.values.iter_mut()) {
-        if *j as usize >= n_exc {
-            *x = -*x;
-        }
     }
     w
 }
