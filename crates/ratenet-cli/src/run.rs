@@ -71,6 +71,7 @@ pub fn run(spec_path: &Path, sets: &[String], opts: RunOptions) -> Result<()> {
     let connectomes = Connectomes::load(&plan)?;
     let out = OutputDir::prepare(&dir, &spec, opts.force)?;
     let done = out.read_rows(&plan)?;
+    let done_before: std::collections::HashSet<usize> = done.keys().copied().collect();
     let pb = progress_bar(opts.quiet);
     let progress = |d: usize, total: usize| {
         pb.set_length(total as u64);
@@ -79,7 +80,9 @@ pub fn run(spec_path: &Path, sets: &[String], opts: RunOptions) -> Result<()> {
     let rows = pool.install(|| runner::execute(&plan, &connectomes, &out, shard, done, &progress))?;
     pb.finish_and_clear();
     let elapsed = t0.elapsed().as_secs_f64();
-    let simulated: u64 = rows.values().filter(|r| shard.owns(r.index)).map(|r| r.steps * r.nnz).sum();
+    let fresh: Vec<&ratenet::experiment::Row> = rows.values().filter(|r| shard.owns(r.index) && !done_before.contains(&r.index)).collect();
+    let simulated: u64 = fresh.iter().map(|r| r.steps * r.nnz).sum();
+    let fresh_runs = fresh.len();
     if shard != Shard::ALL {
         let ours = rows.keys().filter(|&&i| shard.owns(i)).count();
         eprintln!(
@@ -95,7 +98,7 @@ pub fn run(spec_path: &Path, sets: &[String], opts: RunOptions) -> Result<()> {
     finalize(&spec, &plan, &connectomes, &results, &dir, &started, threads, "all")?;
     if !opts.quiet {
         eprintln!(
-            "{} runs in {elapsed:.2} s ({:.2e} synaptic updates/s); results in {}",
+            "{fresh_runs} runs simulated ({} in all) in {elapsed:.2} s, {:.2e} synaptic updates/s; results in {}",
             results.rows.len(),
             simulated as f64 / elapsed.max(1e-9),
             dir.display()

@@ -8,7 +8,7 @@ pub use spec::{Condition, Spec};
 use crate::data::Connectome;
 use crate::matrix::Csr;
 use crate::network::{self, nulls, Network};
-use crate::sim::{self, Kernel, Record, Response, Schedule};
+use crate::sim::{self, Kernel, KernelChoice, Record, Response, Schedule};
 use crate::Result;
 
 /// The connectome the spec asks for, or `None` for data-free networks.
@@ -33,7 +33,9 @@ pub fn build_network(spec: &Spec, connectome: Option<&Connectome>, condition: &C
     network::build(&spec.network, ee.as_ref(), seed)
 }
 
-/// Build and simulate one run.
+/// Build and simulate one run. With `simulation.kernel = "auto"` this is the
+/// batched engine with one lane, so that a run alone and a run inside
+/// `ratenet run` give the same bits; "dense"/"sparse" use the assembled W.
 pub fn simulate_run(
     spec: &Spec,
     connectome: Option<&Connectome>,
@@ -41,10 +43,20 @@ pub fn simulate_run(
     seed: u64,
     record: &Record,
 ) -> Result<(Network, Response)> {
-    let net = build_network(spec, connectome, condition, seed)?;
+    let ee = condition_matrix(spec, connectome, condition, seed)?;
+    let parts = network::build::build_parts(&spec.network, ee.as_ref(), seed)?;
+    let net = parts.network();
     let schedule = Schedule::new(&spec.simulation, &spec.stimulus, net.n, net.n_exc, spec.network.r_inhibitory)?;
-    let kernel = Kernel::new(&net, spec.kernel);
-    let resp = sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, record);
+    let resp = match spec.kernel {
+        KernelChoice::Auto => {
+            let mut v = sim::batch::simulate_batch(&[&parts], &schedule, &spec.simulation, &spec.metric, record);
+            v.pop().ok_or_else(|| crate::err!("simulation produced no result"))?
+        }
+        choice => {
+            let kernel = Kernel::new(&net, choice);
+            sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, record)
+        }
+    };
     Ok((net, resp))
 }
 

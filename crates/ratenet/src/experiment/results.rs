@@ -136,21 +136,21 @@ pub struct OutputDir {
 
 impl OutputDir {
     /// Open (creating) `dir` for `spec`; refuse a folder holding another
-    /// experiment's results unless `force`, which clears them.
+    /// experiment's results. `force` starts over: earlier runs are discarded.
     pub fn prepare(dir: &Path, spec: &Spec, force: bool) -> Result<OutputDir> {
         let out = OutputDir { dir: dir.to_path_buf() };
         let spec_path = dir.join("spec.toml");
         let fp = spec_fingerprint(spec);
         if let Ok(old) = fs::read_to_string(&spec_path) {
-            if old != fp {
-                if !force {
-                    bail!(
-                        "{}: holds results of a different experiment (its spec.toml differs); use --force to start over or choose another --out",
-                        dir.display()
-                    );
-                }
-                let _ = fs::remove_dir_all(dir.join("shards"));
+            if old != fp && !force {
+                bail!(
+                    "{}: holds results of a different experiment (its spec.toml differs); use --force to start over or choose another --out",
+                    dir.display()
+                );
             }
+        }
+        if force {
+            let _ = fs::remove_dir_all(dir.join("shards"));
         }
         fs::create_dir_all(dir.join("shards")).map_err(|e| err!("{}: cannot create ({e})", dir.display()))?;
         write_atomic(&spec_path, fp.as_bytes())?;
@@ -475,3 +475,308 @@ pub const RESULT_COLUMNS: [&str; 11] = [
     "n_neurons",
     "n_exc",
 ];
+
+#[cfg(test)]
+mod tests {
+    //! `summary.csv` and `stats.csv` of hand-made rows, checked against
+    //! numbers from numpy/scipy (`np.mean`, `np.std(ddof=1)`, `np.median`,
+    //! `scipy.stats.mannwhitneyu(x, y, method="asymptotic")`, Cliff's delta as
+    //! `np.sign(np.subtract.outer(x, y)).mean()`, Cohen's d with pooled
+    //! `ddof=1` variances), and `fmt_float`.
+
+    use super::*;
+
+    /// A row at `network.g = g`; `delta_t = None` means not returned.
+    fn row(
+        index: usize,
+        condition: &str,
+        g: f64,
+        delta_t: Option<f64>,
+        diverged: bool,
+        reciprocal: Option<u64>,
+    ) -> Row {
+        Row {
+            index,
+            condition: condition.into(),
+            seed: index as u64,
+            params: vec![g],
+            delta_t,
+            t_return: delta_t.map(|_| 30.0),
+            returned: delta_t.is_some(),
+            diverged,
+            t_end: Some(if delta_t.is_some() { 30.0 } else { 50.0 }),
+            peak_exc_mean: Some(100.0),
+            final_exc_mean: if diverged {
+                None
+            } else {
+                Some(1.3650717354014372e-5)
+            },
+            reciprocal,
+            nnz_ee: reciprocal.map(|_| 7978),
+            n_neurons: 444,
+            n_exc: 378,
+            steps: 1,
+            nnz: 1,
+        }
+    }
+
+    /// Point g=1: observed 4 returned + 1 not; shuffled 4 returned + 1
+    /// diverged. Point g=2: ties between the samples, no reciprocal counts.
+    /// Point g=3: the reference has a single returned run.
+    fn results() -> Results {
+        let mut rows = Vec::new();
+        let mut push = |c: &str, g: f64, dt: Option<f64>, div: bool, rc: Option<u64>| {
+            let i = rows.len();
+            rows.push(row(i, c, g, dt, div, rc));
+        };
+        for dt in [Some(15.47), Some(15.95), None, Some(15.29), Some(17.21)] {
+            push("observed", 1.0, dt, false, Some(654));
+        }
+        for (dt, rc) in [
+            (Some(12.39), 492),
+            (Some(12.55), 454),
+            (Some(13.51), 470),
+            (None, 480),
+            (Some(11.91), 460),
+        ] {
+            push("shuffled", 1.0, dt, dt.is_none(), Some(rc));
+        }
+        for dt in [2.0, 3.0, 4.0, 4.0] {
+            push("observed", 2.0, Some(dt), false, None);
+        }
+        for dt in [1.0, 2.0, 2.0, 3.0, 5.0] {
+            push("shuffled", 2.0, Some(dt), false, None);
+        }
+        for dt in [None, Some(14.0), None] {
+            push("observed", 3.0, dt, false, Some(600));
+        }
+        for dt in [11.0, 12.0, 13.0] {
+            push("shuffled", 3.0, Some(dt), false, Some(500));
+        }
+        Results {
+            keys: vec!["network.g".into()],
+            conditions: vec!["observed".into(), "shuffled".into()],
+            points: vec![vec![1.0], vec![2.0], vec![3.0]],
+            rows,
+        }
+    }
+
+    fn table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let head = r.headers().unwrap().iter().map(String::from).collect();
+        let rows = r
+            .records()
+            .map(|rec| rec.unwrap().iter().map(String::from).collect())
+            .collect();
+        (head, rows)
+    }
+
+    /// Cell `col` of `row` as a number, compared with `want` to 1e-12 relative;
+    /// `None` wants an empty cell.
+    fn check(head: &[String], row: &[String], col: &str, want: Option<f64>) {
+        let i = head
+            .iter()
+            .position(|h| h == col)
+            .unwrap_or_else(|| panic!("no column {col}"));
+        let cell = &row[i];
+        match want {
+            None => assert_eq!(cell, "", "{col} of {row:?} should be empty"),
+            Some(w) => {
+                let got: f64 = cell
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{col} = {cell:?} of {row:?} is not a number"));
+                assert!(
+                    (got - w).abs() <= 1e-12 * w.abs().max(1.0),
+                    "{col} of {row:?}: {got} != {w}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn summary_per_point_and_condition() {
+        let (head, rows) = table(&results().summary_csv());
+        assert_eq!(
+            head.join(","),
+            "network.g,condition,n,n_returned,n_diverged,delta_t_mean,delta_t_sd,delta_t_median,delta_t_min,delta_t_max,reciprocal_mean,reciprocal_sd"
+        );
+        let keys: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r[0].as_str(), r[1].as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("1", "observed"),
+                ("1", "shuffled"),
+                ("2", "observed"),
+                ("2", "shuffled"),
+                ("3", "observed"),
+                ("3", "shuffled")
+            ]
+        );
+        #[rustfmt::skip]
+        let want: [[Option<f64>; 10]; 6] = [
+            // n, n_returned, n_diverged, mean, sd, median, min, max, reciprocal mean, sd
+            [Some(5.0), Some(4.0), Some(0.0), Some(15.98), Some(0.8660254037844392), Some(15.71), Some(15.29), Some(17.21), Some(654.0), Some(0.0)],
+            [Some(5.0), Some(4.0), Some(1.0), Some(12.59), Some(0.6709197666884864), Some(12.47), Some(11.91), Some(13.51), Some(471.2), Some(15.270887335056859)],
+            [Some(4.0), Some(4.0), Some(0.0), Some(3.25), Some(0.9574271077563381), Some(3.5), Some(2.0), Some(4.0), None, None],
+            [Some(5.0), Some(5.0), Some(0.0), Some(2.6), Some(1.5165750888103102), Some(2.0), Some(1.0), Some(5.0), None, None],
+            // One returned run: no sd.
+            [Some(3.0), Some(1.0), Some(0.0), Some(14.0), None, Some(14.0), Some(14.0), Some(14.0), Some(600.0), Some(0.0)],
+            [Some(3.0), Some(3.0), Some(0.0), Some(12.0), Some(1.0), Some(12.0), Some(11.0), Some(13.0), Some(500.0), Some(0.0)],
+        ];
+        for (row, w) in rows.iter().zip(&want) {
+            for (col, &v) in head[2..].iter().zip(w) {
+                check(&head, row, col, v);
+            }
+        }
+        // Counts are written as integers.
+        assert_eq!(&rows[1][2..5], ["5", "4", "1"]);
+    }
+
+    #[test]
+    fn stats_against_the_first_condition() {
+        let (head, rows) = table(&results().stats_csv());
+        assert_eq!(
+            head.join(","),
+            "network.g,condition,reference,n,n_reference,n_not_returned,n_reference_not_returned,mean_diff,ci_low,ci_high,mann_whitney_u,p_value,cliffs_delta,cohens_d"
+        );
+        assert_eq!(
+            rows.len(),
+            3,
+            "one row per point for the one non-reference condition"
+        );
+        for (r, g) in rows.iter().zip(["1", "2", "3"]) {
+            assert_eq!(
+                (r[0].as_str(), r[1].as_str(), r[2].as_str()),
+                (g, "shuffled", "observed")
+            );
+        }
+        // scipy: mannwhitneyu(x, y) -> U1 = 0, p = 0.03038282197657749; all x < all y.
+        let r = &rows[0];
+        assert_eq!(&r[3..7], ["4", "4", "1", "1"]);
+        check(&head, r, "mean_diff", Some(-3.3900000000000006));
+        check(&head, r, "mann_whitney_u", Some(0.0));
+        check(&head, r, "p_value", Some(0.03038282197657749));
+        check(&head, r, "cliffs_delta", Some(-1.0));
+        check(&head, r, "cohens_d", Some(-4.3762280641861));
+        let f = |r: &[String], c: &str| -> f64 {
+            r[head.iter().position(|h| h == c).unwrap()]
+                .parse()
+                .unwrap()
+        };
+        let (lo, hi) = (f(r, "ci_low"), f(r, "ci_high"));
+        // Bootstrap bounds: inside the range of possible resampled differences
+        // (min x − max y, max x − min y) and around the observed difference.
+        assert!(
+            11.91 - 17.21 <= lo && lo < -3.39 && -3.39 < hi && hi <= 13.51 - 15.29,
+            "CI [{lo}, {hi}]"
+        );
+
+        // Ties within and across samples: U1 = 6.5, p = 0.45088703102517036.
+        let r = &rows[1];
+        assert_eq!(&r[3..7], ["5", "4", "0", "0"]);
+        check(&head, r, "mean_diff", Some(-0.6499999999999999));
+        check(&head, r, "mann_whitney_u", Some(6.5));
+        check(&head, r, "p_value", Some(0.45088703102517036));
+        check(&head, r, "cliffs_delta", Some(-0.35));
+        check(&head, r, "cohens_d", Some(-0.4974832054943703));
+        let (lo, hi) = (f(r, "ci_low"), f(r, "ci_high"));
+        assert!(lo < -0.65 && -0.65 < hi, "CI [{lo}, {hi}]");
+
+        // The reference has one returned run: every statistic is empty.
+        let r = &rows[2];
+        assert_eq!(&r[3..7], ["3", "1", "0", "2"]);
+        for c in [
+            "mean_diff",
+            "ci_low",
+            "ci_high",
+            "mann_whitney_u",
+            "p_value",
+            "cliffs_delta",
+            "cohens_d",
+        ] {
+            check(&head, r, c, None);
+        }
+    }
+
+    #[test]
+    fn stats_are_deterministic_and_follow_condition_order() {
+        let a = results();
+        assert_eq!(a.stats_csv(), results().stats_csv());
+        // With "shuffled" as the reference the signed statistics flip.
+        let mut b = results();
+        b.conditions.reverse();
+        let (head, rows) = table(&b.stats_csv());
+        assert_eq!(&rows[0][1..3], ["observed", "shuffled"]);
+        check(&head, &rows[0], "mean_diff", Some(3.3900000000000006));
+        check(&head, &rows[0], "mann_whitney_u", Some(16.0));
+        check(&head, &rows[0], "p_value", Some(0.03038282197657749));
+        check(&head, &rows[0], "cliffs_delta", Some(1.0));
+        check(&head, &rows[0], "cohens_d", Some(4.3762280641861));
+    }
+
+    #[test]
+    fn results_csv_cells() {
+        let text = results().results_csv();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "condition,seed,network.g,delta_t,t_return,returned,diverged,t_end,peak_exc_mean,final_exc_mean,reciprocal,nnz_ee,n_neurons,n_exc"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "observed,0,1,15.47,30,true,false,30,100,1.3650717354014372e-5,654,7978,444,378"
+        );
+        // Not returned and diverged: empty ΔT, t_return and final mean.
+        assert_eq!(
+            lines.nth(7).unwrap(),
+            "shuffled,8,1,,,false,true,50,100,,480,7978,444,378"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "shuffled,9,1,11.91,30,true,false,30,100,1.3650717354014372e-5,460,7978,444,378"
+        );
+        // No reciprocal counts: empty cells.
+        assert_eq!(
+            lines.next().unwrap(),
+            "observed,10,2,2,30,true,false,30,100,1.3650717354014372e-5,,,444,378"
+        );
+        assert_eq!(text.lines().count(), 1 + results().rows.len());
+    }
+
+    #[test]
+    fn fmt_float_is_shortest_round_trip_with_python_switch_to_scientific() {
+        let cases: [(f64, &str); 16] = [
+            (1.3650717354014372e-5, "1.3650717354014372e-5"),
+            (15.469999999999999, "15.469999999999999"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (0.0001, "0.0001"),
+            (0.00009999999999999999, "9.999999999999999e-5"),
+            (-2e-5, "-2e-5"),
+            (1e-300, "1e-300"),
+            (5e-324, "5e-324"),
+            (0.0, "0"),
+            (654.0, "654"),
+            (-3.0, "-3"),
+            (9999999999999998.0, "9999999999999998"),
+            (1e16, "1e16"),
+            (-1.5e16, "-1.5e16"),
+            (f64::MAX, "1.7976931348623157e308"),
+            (0.25, "0.25"),
+        ];
+        for (x, want) in cases {
+            let s = fmt_float(x);
+            assert_eq!(s, want, "fmt_float({x:?})");
+            assert_eq!(
+                s.parse::<f64>().unwrap().to_bits(),
+                x.to_bits(),
+                "{s} does not read back"
+            );
+        }
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(fmt_float(x), "", "non-finite {x} is an empty cell");
+        }
+    }
+}

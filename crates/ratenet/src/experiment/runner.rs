@@ -10,7 +10,9 @@ use crate::data::{Connectome, DataSpec};
 use crate::experiment::plan::{Plan, RunId, Shard};
 use crate::experiment::results::{Journal, OutputDir, Row};
 use crate::experiment::{simulate_run, Spec};
-use crate::sim::Record;
+use crate::network::build::{self, Parts, RandomParts};
+use crate::network::nulls;
+use crate::sim::{batch, KernelChoice, Record, Schedule};
 use crate::{err, Result};
 
 /// Connectomes of a plan's points, loaded once per distinct `[data]`
@@ -57,6 +59,97 @@ pub fn run_one(plan: &Plan, connectomes: &Connectomes, run: &RunId) -> Result<Ro
     Ok(Row::new(run.index, &cond.name, run.seed, &point.values, &resp, net.reciprocal, net.nnz_ee, net.n, net.n_exc, net.nnz()))
 }
 
+/// Most runs advanced together: four fill an AVX2 register of rates.
+pub const MAX_LANES: usize = 4;
+
+/// Split pending runs into batches that share weights: the conditions of one
+/// (point, seed) share their random blocks; without several conditions, the
+/// seeds of one (point, condition) share the E–E block when no null model
+/// draws from the seed. Batches never change a run's result (see
+/// [`crate::sim::batch`]), only how fast it comes.
+pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId]) -> Vec<Vec<&'a RunId>> {
+    let by_seed = plan.points.first().is_some_and(|p| p.spec.conditions.len() > 1);
+    let mut groups: Vec<((usize, u64), Vec<&RunId>)> = Vec::new();
+    for &r in pending {
+        let key = if by_seed { (r.point, r.seed) } else { (r.point, r.condition as u64) };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    groups.into_iter().flat_map(|(_, g)| g.chunks(MAX_LANES).map(|c| c.to_vec()).collect::<Vec<_>>()).collect()
+}
+
+/// Simulate a batch of runs of one sweep point into rows (in batch order).
+pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Result<Vec<Row>> {
+    let Some(first) = runs.first() else {
+        return Ok(vec![]);
+    };
+    let point = &plan.points[first.point];
+    let spec: &Spec = &point.spec;
+    if spec.kernel != KernelChoice::Auto || runs.iter().any(|r| r.point != first.point) {
+        return runs.iter().map(|r| run_one(plan, connectomes, r)).collect();
+    }
+    let connectome = connectomes.of(first.point);
+    let mut random: Vec<(u64, RandomParts)> = Vec::new();
+    let mut ee_cache: Vec<((usize, Option<u64>), EeBlock)> = Vec::new();
+    let mut parts: Vec<Parts> = Vec::with_capacity(runs.len());
+    for r in runs {
+        let cond = &spec.conditions[r.condition];
+        let n_ee = connectome.map(|c| c.n());
+        let (n, n_exc) = build::sizes(&spec.network, n_ee)?;
+        let rp = match random.iter().find(|(s, _)| *s == r.seed) {
+            Some((_, rp)) => rp.clone(),
+            None => {
+                let rp = build::random_parts(&spec.network, n, n_exc, r.seed)?;
+                random.push((r.seed, rp.clone()));
+                rp
+            }
+        };
+        let p = match connectome {
+            None => {
+                let ee = rp.ee.clone().ok_or_else(|| crate::err!("data-free network without an E–E block"))?;
+                build::parts_with(&spec.network, &rp, ee, None, None)
+            }
+            Some(c) => {
+                let seeded = cond.nulls.iter().any(|n| n.draws_from_seed());
+                let key = (r.condition, seeded.then_some(r.seed));
+                let block = match ee_cache.iter().find(|(k, _)| *k == key) {
+                    Some((_, b)) => b.clone(),
+                    None => {
+                        let m = nulls::apply_chain(&c.matrix, &cond.nulls, r.seed, spec.network.rng)?;
+                        let b = EeBlock { t: Arc::new(m.transpose()), reciprocal: nulls::count_reciprocal(&m), nnz: nulls::count_positive(&m) };
+                        ee_cache.push((key, b.clone()));
+                        b
+                    }
+                };
+                build::parts_with(&spec.network, &rp, block.t, Some(block.reciprocal), Some(block.nnz))
+            }
+        };
+        parts.push(p);
+    }
+    let schedule = Schedule::new(&spec.simulation, &spec.stimulus, parts[0].n, parts[0].n_exc, spec.network.r_inhibitory)?;
+    let lanes: Vec<&Parts> = parts.iter().collect();
+    let responses = batch::simulate_batch(&lanes, &schedule, &spec.simulation, &spec.metric, &Record::default());
+    Ok(runs
+        .iter()
+        .zip(&parts)
+        .zip(&responses)
+        .map(|((r, p), resp)| {
+            let nnz = p.ee.nnz() + p.exc_inh.nnz() + p.inh_rows.nnz();
+            Row::new(r.index, &spec.conditions[r.condition].name, r.seed, &point.values, resp, p.reciprocal, p.nnz_ee, p.n, p.n_exc, nnz)
+        })
+        .collect())
+}
+
+/// A condition's E–E block (row = post) with its statistics.
+#[derive(Clone)]
+struct EeBlock {
+    t: Arc<crate::matrix::Csr>,
+    reciprocal: u64,
+    nnz: u64,
+}
+
 /// Run every run of `shard` not yet in `done`, appending rows to the shard's
 /// journal as they finish; `progress(done, total)` is called after each.
 /// Returns all rows known afterwards.
@@ -75,18 +168,23 @@ pub fn execute(
     progress(already, total);
     let journal = Mutex::new(Journal::open(&out.journal_path(shard))?);
     let counter = Mutex::new(already);
-    let fresh: Vec<Row> = pending
+    let groups = batches(plan, &pending);
+    let fresh: Vec<Vec<Row>> = groups
         .par_iter()
-        .map(|run| {
-            let row = run_one(plan, connectomes, run)?;
-            journal.lock().map_err(|_| err!("journal lock poisoned"))?.append(&row)?;
+        .map(|runs| {
+            let rows = run_batch(plan, connectomes, runs)?;
+            let mut j = journal.lock().map_err(|_| err!("journal lock poisoned"))?;
+            for row in &rows {
+                j.append(row)?;
+            }
+            drop(j);
             let mut c = counter.lock().map_err(|_| err!("progress lock poisoned"))?;
-            *c += 1;
+            *c += rows.len();
             progress(*c, total);
-            Ok(row)
+            Ok(rows)
         })
-        .collect::<Result<Vec<Row>>>()?;
-    for r in fresh {
+        .collect::<Result<Vec<Vec<Row>>>>()?;
+    for r in fresh.into_iter().flatten() {
         done.insert(r.index, r);
     }
     Ok(done)

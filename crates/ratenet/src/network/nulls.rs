@@ -63,6 +63,14 @@ impl NullModel {
         }
     }
 
+    /// Whether the result depends on the seed (shuffles and random removal).
+    pub fn draws_from_seed(self) -> bool {
+        !matches!(
+            self,
+            Self::RemoveReciprocal(ReciprocalPolicy::KeepUpper | ReciprocalPolicy::Both | ReciprocalPolicy::Weaker)
+        )
+    }
+
     /// Apply to `m` (pre × post, square) with a fresh generator seeded by `seed`.
     pub fn apply(self, m: &Csr, seed: u64, rng: RngMode) -> Result<Csr> {
         match self {

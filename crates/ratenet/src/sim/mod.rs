@@ -5,6 +5,7 @@
 //! by step so that a run can stop as soon as ΔT is decided and no
 //! n × steps array is ever needed.
 
+pub mod batch;
 pub mod kernel;
 
 pub use kernel::{Kernel, KernelChoice};
@@ -42,7 +43,7 @@ impl Transfer {
     }
 
     #[inline]
-    fn apply(self, x: f64) -> f64 {
+    pub(crate) fn apply(self, x: f64) -> f64 {
         match self {
             // np.maximum(0, x): NaN propagates.
             Self::Relu => {
@@ -422,7 +423,7 @@ pub fn euler_step(kernel: &Kernel, schedule: &Schedule, sim: &SimSpec, k: usize,
     }
 }
 
-fn push_trace(t: &mut Trace, k: usize, r: &[f64], n_exc: usize, schedule: &Schedule) {
+pub(crate) fn push_trace(t: &mut Trace, k: usize, r: &[f64], n_exc: usize, schedule: &Schedule) {
     let n = r.len();
     t.t.push(k as f64 * schedule.dt);
     t.exc_mean.push(r[..n_exc].iter().sum::<f64>() / n_exc as f64);
