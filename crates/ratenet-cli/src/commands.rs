@@ -100,11 +100,36 @@ enum Command {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Connectome { spec, out, ids } => connectome(&spec, out.as_deref(), ids.as_deref()),
-        Command::Network { spec, seed, condition, out } => network(&spec, seed, condition.as_deref(), &out),
-        Command::Simulate { spec, seed, condition, trace } => simulate(&spec, seed, condition.as_deref(), trace.as_deref()),
-        Command::Run { spec, out, threads, shard, quiet, force } => {
-            crate::run::run(&spec.spec, &spec.sets, crate::run::RunOptions { out, threads, shard, quiet, force })
-        }
+        Command::Network {
+            spec,
+            seed,
+            condition,
+            out,
+        } => network(&spec, seed, condition.as_deref(), &out),
+        Command::Simulate {
+            spec,
+            seed,
+            condition,
+            trace,
+        } => simulate(&spec, seed, condition.as_deref(), trace.as_deref()),
+        Command::Run {
+            spec,
+            out,
+            threads,
+            shard,
+            quiet,
+            force,
+        } => crate::run::run(
+            &spec.spec,
+            &spec.sets,
+            crate::run::RunOptions {
+                out,
+                threads,
+                shard,
+                quiet,
+                force,
+            },
+        ),
         Command::Merge { dir } => crate::run::merge(&dir),
     }
 }
@@ -125,7 +150,10 @@ pub fn num(x: f64) -> serde_json::Value {
 fn connectome(args: &SpecArgs, out: Option<&Path>, ids: Option<&Path>) -> Result<()> {
     let spec = load(args)?;
     if !spec.needs_data() {
-        return Err(err!("connectome: network.kind = \"{}\" uses no data", spec.network.kind.name()));
+        return Err(err!(
+            "connectome: network.kind = \"{}\" uses no data",
+            spec.network.kind.name()
+        ));
     }
     let c = ratenet::data::Connectome::load(&spec.data)?;
     let m = &c.matrix;
@@ -159,7 +187,15 @@ fn network(args: &SpecArgs, seed: u64, condition: Option<&str>, out: &Path) -> R
 }
 
 /// The JSON object of one run, as `simulate` prints it.
-pub fn run_json(condition: &str, seed: u64, n: usize, n_exc: usize, recip: Option<u64>, nnz_ee: Option<u64>, r: &Response) -> serde_json::Value {
+pub fn run_json(
+    condition: &str,
+    seed: u64,
+    n: usize,
+    n_exc: usize,
+    recip: Option<u64>,
+    nnz_ee: Option<u64>,
+    r: &Response,
+) -> serde_json::Value {
     json!({
         "condition": condition,
         "seed": seed,
@@ -181,15 +217,20 @@ fn simulate(args: &SpecArgs, seed: u64, condition: Option<&str>, trace: Option<&
     let spec = load(args)?;
     let cond = spec.condition(condition)?.clone();
     let connectome = experiment::load_connectome(&spec)?;
-    let record = Record { trace: trace.is_some(), neurons: vec![] };
+    let record = Record {
+        trace: trace.is_some(),
+        neurons: vec![],
+    };
     let (net, resp) = experiment::simulate_run(&spec, connectome.as_ref(), &cond, seed, &record)?;
     if let (Some(path), Some(t)) = (trace, &resp.trace) {
         let mut w = csv::Writer::from_path(path).map_err(|e| err!("{}: cannot write ({e})", path.display()))?;
         let io = |e: csv::Error| err!("{}: cannot write ({e})", path.display());
-        w.write_record(["time", "exc_mean", "inh_mean", "stimulus"]).map_err(io)?;
+        w.write_record(["time", "exc_mean", "inh_mean", "stimulus"])
+            .map_err(io)?;
         for k in 0..t.t.len() {
             let f = |x: f64| if x.is_finite() { x.to_string() } else { String::new() };
-            w.write_record([f(t.t[k]), f(t.exc_mean[k]), f(t.inh_mean[k]), f(t.stimulus[k])]).map_err(io)?;
+            w.write_record([f(t.t[k]), f(t.exc_mean[k]), f(t.inh_mean[k]), f(t.stimulus[k])])
+                .map_err(io)?;
         }
         w.flush().map_err(|e| err!("{}: cannot write ({e})", path.display()))?;
     }

@@ -28,7 +28,10 @@ pub struct RunOptions {
 
 /// UTC time as RFC 3339, without a date library.
 pub fn utc_now() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -40,11 +43,23 @@ pub fn utc_now() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn progress_bar(quiet: bool) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(0), if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
+    let pb = ProgressBar::with_draw_target(
+        Some(0),
+        if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        },
+    );
     pb.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -62,11 +77,16 @@ pub fn run(spec_path: &Path, sets: &[String], opts: RunOptions) -> Result<()> {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
     };
-    let threads = opts.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     if threads == 0 {
         return Err(err!("--threads 0: expected at least 1"));
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| err!("--threads {threads}: {e}"))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| err!("--threads {threads}: {e}"))?;
     let plan = Plan::new(&spec)?;
     let connectomes = Connectomes::load(&plan)?;
     let out = OutputDir::prepare(&dir, &spec, opts.force)?;
@@ -80,7 +100,10 @@ pub fn run(spec_path: &Path, sets: &[String], opts: RunOptions) -> Result<()> {
     let rows = pool.install(|| runner::execute(&plan, &connectomes, &out, shard, done, &progress))?;
     pb.finish_and_clear();
     let elapsed = t0.elapsed().as_secs_f64();
-    let fresh: Vec<&ratenet::experiment::Row> = rows.values().filter(|r| shard.owns(r.index) && !done_before.contains(&r.index)).collect();
+    let fresh: Vec<&ratenet::experiment::Row> = rows
+        .values()
+        .filter(|r| shard.owns(r.index) && !done_before.contains(&r.index))
+        .collect();
     let simulated: u64 = fresh.iter().map(|r| r.steps * r.nnz).sum();
     let fresh_runs = fresh.len();
     if shard != Shard::ALL {
@@ -111,13 +134,24 @@ pub fn run(spec_path: &Path, sets: &[String], opts: RunOptions) -> Result<()> {
 pub fn merge(dir: &Path) -> Result<()> {
     let started = utc_now();
     let (out, text) = OutputDir::open(dir)?;
-    let raw: toml::Table = text.parse().map_err(|e| err!("{}: spec.toml is not valid TOML ({e})", dir.display()))?;
+    let raw: toml::Table = text
+        .parse()
+        .map_err(|e| err!("{}: spec.toml is not valid TOML ({e})", dir.display()))?;
     let spec = Spec::from_table(raw).map_err(|e| e.context(dir.join("spec.toml").display()))?;
     let plan = Plan::new(&spec)?;
     let rows = out.read_rows(&plan)?;
     let results = Results::from_rows(&spec, &plan, rows)?;
     let connectomes = Connectomes::load(&plan)?;
-    finalize(&spec, &plan, &connectomes, &results, dir, &started, rayon::current_num_threads(), "merged")?;
+    finalize(
+        &spec,
+        &plan,
+        &connectomes,
+        &results,
+        dir,
+        &started,
+        rayon::current_num_threads(),
+        "merged",
+    )?;
     eprintln!("merged {} runs into {}", results.rows.len(), dir.display());
     Ok(())
 }
@@ -134,10 +168,15 @@ fn finalize(
     shard: &str,
 ) -> Result<()> {
     results.write_tables(dir)?;
-    let figures = if spec.output.figures { draw_figures(spec, plan, connectomes, results, dir)? } else { vec![] };
+    let figures = if spec.output.figures {
+        draw_figures(spec, plan, connectomes, results, dir)?
+    } else {
+        vec![]
+    };
     let inputs = input_provenance(spec)?;
     let report = build_report(spec, results, &inputs, &figures, dir)?;
-    plot::write_report(&dir.join("report.html"), &report).map_err(|e| err!("{}: {e}", dir.join("report.html").display()))?;
+    plot::write_report(&dir.join("report.html"), &report)
+        .map_err(|e| err!("{}: {e}", dir.join("report.html").display()))?;
     let manifest = json!({
         "ratenet_version": env!("CARGO_PKG_VERSION"),
         "spec": ratenet::experiment::results::spec_fingerprint(spec),
@@ -173,7 +212,13 @@ fn perr(e: plot::PlotError) -> ratenet::Error {
 }
 
 /// Draw every figure; returns (title, caption, png path) in report order.
-fn draw_figures(spec: &Spec, plan: &Plan, connectomes: &Connectomes, results: &Results, dir: &Path) -> Result<Vec<(String, String, PathBuf)>> {
+fn draw_figures(
+    spec: &Spec,
+    plan: &Plan,
+    connectomes: &Connectomes,
+    results: &Results,
+    dir: &Path,
+) -> Result<Vec<(String, String, PathBuf)>> {
     let fig = dir.join("figures");
     std::fs::create_dir_all(&fig).map_err(|e| err!("{}: cannot create ({e})", fig.display()))?;
     let mut out = Vec::new();
@@ -191,17 +236,42 @@ fn draw_figures(spec: &Spec, plan: &Plan, connectomes: &Connectomes, results: &R
         .collect();
     if results.keys.is_empty() {
         plot::delta_t_distributions(&fig, "delta_t_distributions", conditions, &points).map_err(perr)?;
-        out.push(("ΔT per condition".into(), format!("ΔT over seeds {}; histograms (left) and strip plot with box (right).", seeds_text(spec)), fig.join("delta_t_distributions.png")));
+        out.push((
+            "ΔT per condition".into(),
+            format!(
+                "ΔT over seeds {}; histograms (left) and strip plot with box (right).",
+                seeds_text(spec)
+            ),
+            fig.join("delta_t_distributions.png"),
+        ));
     } else {
         let key = &results.keys[0];
         plot::sweep_plot(&fig, "sweep", key, conditions, &points).map_err(perr)?;
-        out.push((format!("ΔT against {key}"), "One point per seed; line: mean ± sd; runs that did not return or diverged at the top.".into(), fig.join("sweep.png")));
+        out.push((
+            format!("ΔT against {key}"),
+            "One point per seed; line: mean ± sd; runs that did not return or diverged at the top.".into(),
+            fig.join("sweep.png"),
+        ));
         for (p, vals) in results.points.iter().enumerate() {
             let stem = format!("delta_t_distributions_point{p}");
-            let sub: Vec<plot::RunPoint> = points.iter().zip(&results.rows).filter(|(_, r)| &r.params == vals).map(|(x, _)| x.clone()).collect();
+            let sub: Vec<plot::RunPoint> = points
+                .iter()
+                .zip(&results.rows)
+                .filter(|(_, r)| &r.params == vals)
+                .map(|(x, _)| x.clone())
+                .collect();
             plot::delta_t_distributions(&fig, &stem, conditions, &sub).map_err(perr)?;
-            let what: Vec<String> = results.keys.iter().zip(vals).map(|(k, v)| format!("{k} = {v}")).collect();
-            out.push((format!("ΔT per condition at {}", what.join(", ")), String::new(), fig.join(format!("{stem}.png"))));
+            let what: Vec<String> = results
+                .keys
+                .iter()
+                .zip(vals)
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
+            out.push((
+                format!("ΔT per condition at {}", what.join(", ")),
+                String::new(),
+                fig.join(format!("{stem}.png")),
+            ));
         }
     }
     // One time series per condition: first point, first seed.
@@ -209,12 +279,18 @@ fn draw_figures(spec: &Spec, plan: &Plan, connectomes: &Connectomes, results: &R
     let seed = spec.sweep.seeds[0];
     for (ci, cond) in point.spec.conditions.iter().enumerate() {
         let n_exc_guess = 40;
-        let record = Record { trace: true, neurons: (0..n_exc_guess).collect() };
+        let record = Record {
+            trace: true,
+            neurons: (0..n_exc_guess).collect(),
+        };
         let (net, resp) = experiment::simulate_run(&point.spec, connectomes.of(0), cond, seed, &record)?;
         // Re-record with inhibitory neurons now that n_exc is known.
         let inh: Vec<usize> = (net.n_exc..net.n.min(net.n_exc + 20)).collect();
         let exc: Vec<usize> = (0..net.n_exc.min(40)).collect();
-        let record = Record { trace: true, neurons: exc.iter().chain(&inh).copied().collect() };
+        let record = Record {
+            trace: true,
+            neurons: exc.iter().chain(&inh).copied().collect(),
+        };
         let (_, resp2) = experiment::simulate_run(&point.spec, connectomes.of(0), cond, seed, &record)?;
         let _ = resp;
         let t = resp2.trace.clone().unwrap_or_default();
@@ -232,23 +308,59 @@ fn draw_figures(spec: &Spec, plan: &Plan, connectomes: &Connectomes, results: &R
         };
         let stem = format!("time_series_{ci}_{}", sanitize(&cond.name));
         plot::time_series(&fig, &stem, &ts).map_err(perr)?;
-        out.push((format!("Time series: {}", cond.name), "Excitatory rates (faint) and mean (bold) with ΔT; inhibitory rates; stimulus.".into(), fig.join(format!("{stem}.png"))));
+        out.push((
+            format!("Time series: {}", cond.name),
+            "Excitatory rates (faint) and mean (bold) with ΔT; inhibitory rates; stimulus.".into(),
+            fig.join(format!("{stem}.png")),
+        ));
     }
     if let Some(c) = connectomes.of(0) {
         let n = c.n();
-        plot::matrix_heatmap(&fig, "ee_matrix", "Observed E–E weights (pre × post)", &c.matrix.to_dense(), n).map_err(perr)?;
-        out.push(("E–E matrix".into(), format!("{n} neurons; colour limits at the 95th percentile of |w|."), fig.join("ee_matrix.png")));
+        plot::matrix_heatmap(
+            &fig,
+            "ee_matrix",
+            "Observed E–E weights (pre × post)",
+            &c.matrix.to_dense(),
+            n,
+        )
+        .map_err(perr)?;
+        out.push((
+            "E–E matrix".into(),
+            format!("{n} neurons; colour limits at the 95th percentile of |w|."),
+            fig.join("ee_matrix.png"),
+        ));
         plot::weight_histogram(&fig, "weights", "Observed E–E weights", &c.matrix.values).map_err(perr)?;
-        out.push(("Weight distribution".into(), "Non-zero weights, 101 bins up to the 99th percentile.".into(), fig.join("weights.png")));
-        let recip: Vec<(String, f64)> = results.rows.iter().filter(|r| r.params == results.points[0]).filter_map(|r| r.reciprocal.map(|x| (r.condition.clone(), x as f64))).collect();
+        out.push((
+            "Weight distribution".into(),
+            "Non-zero weights, 101 bins up to the 99th percentile.".into(),
+            fig.join("weights.png"),
+        ));
+        let recip: Vec<(String, f64)> = results
+            .rows
+            .iter()
+            .filter(|r| r.params == results.points[0])
+            .filter_map(|r| r.reciprocal.map(|x| (r.condition.clone(), x as f64)))
+            .collect();
         plot::reciprocal_pairs(&fig, "reciprocal", conditions, &recip).map_err(perr)?;
-        out.push(("Reciprocal pairs".into(), "Reciprocal ordered pairs of the E–E matrix per condition, one point per seed.".into(), fig.join("reciprocal.png")));
+        out.push((
+            "Reciprocal pairs".into(),
+            "Reciprocal ordered pairs of the E–E matrix per condition, one point per seed.".into(),
+            fig.join("reciprocal.png"),
+        ));
     }
     Ok(out)
 }
 
 fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn seeds_text(spec: &Spec) -> String {
@@ -259,7 +371,13 @@ fn seeds_text(spec: &Spec) -> String {
     }
 }
 
-fn build_report(spec: &Spec, results: &Results, inputs: &[(String, String, String)], figures: &[(String, String, PathBuf)], dir: &Path) -> Result<plot::Report> {
+fn build_report(
+    spec: &Spec,
+    results: &Results,
+    inputs: &[(String, String, String)],
+    figures: &[(String, String, PathBuf)],
+    dir: &Path,
+) -> Result<plot::Report> {
     let mut provenance = vec![("ratenet".to_string(), env!("CARGO_PKG_VERSION").to_string())];
     for (k, src, h) in inputs {
         provenance.push((k.clone(), src.clone()));
@@ -277,13 +395,24 @@ fn build_report(spec: &Spec, results: &Results, inputs: &[(String, String, Strin
             dir.display()
         ),
     }];
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| err!("{}: {e}", dir.join(name).display()));
-    sections.push(plot::Section::Table { title: "Summary (summary.csv)".into(), csv: read("summary.csv")? });
+    let read =
+        |name: &str| std::fs::read_to_string(dir.join(name)).map_err(|e| err!("{}: {e}", dir.join(name).display()));
+    sections.push(plot::Section::Table {
+        title: "Summary (summary.csv)".into(),
+        csv: read("summary.csv")?,
+    });
     if results.conditions.len() > 1 {
-        sections.push(plot::Section::Table { title: "Statistics against the reference (stats.csv)".into(), csv: read("stats.csv")? });
+        sections.push(plot::Section::Table {
+            title: "Statistics against the reference (stats.csv)".into(),
+            csv: read("stats.csv")?,
+        });
     }
     for (title, caption, png) in figures {
-        sections.push(plot::Section::Figure { title: title.clone(), caption: caption.clone(), png: png.clone() });
+        sections.push(plot::Section::Figure {
+            title: title.clone(),
+            caption: caption.clone(),
+            png: png.clone(),
+        });
     }
     Ok(plot::Report {
         title: "ratenet experiment".into(),

@@ -85,11 +85,7 @@ fn text(b: &[u8]) -> String {
 fn ok_json(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (Value, String) {
     let out = ratenet(args);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(
-        out.status.success(),
-        "exit {:?}, stderr: {stderr}",
-        out.status
-    );
+    assert!(out.status.success(), "exit {:?}, stderr: {stderr}", out.status);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "exactly one line on stdout: {stdout:?}");
     assert!(stdout.ends_with('\n'));
@@ -107,11 +103,7 @@ fn fails(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
         text(&out.stdout)
     );
     assert_ne!(out.status.code(), None, "exited normally (not by a signal)");
-    assert!(
-        out.stdout.is_empty(),
-        "nothing on stdout: {}",
-        text(&out.stdout)
-    );
+    assert!(out.stdout.is_empty(), "nothing on stdout: {}", text(&out.stdout));
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line on stderr: {stderr:?}");
     let line = lines[0].to_string();
@@ -166,10 +158,7 @@ fn simulate_prints_one_json_line_with_the_documented_keys() {
     assert_eq!(v["nnz_ee"], Value::Null, "data-free network");
     assert_eq!(v["returned"], true);
     assert_eq!(v["diverged"], false);
-    let (dt, t) = (
-        v["delta_t"].as_f64().unwrap(),
-        v["t_return"].as_f64().unwrap(),
-    );
+    let (dt, t) = (v["delta_t"].as_f64().unwrap(), v["t_return"].as_f64().unwrap());
     assert!(
         dt > 0.0 && (t - dt - 15.0).abs() < 1e-9,
         "ΔT = T − end of stimulus: {v}"
@@ -182,18 +171,8 @@ fn simulate_trace_writes_csv_and_leaves_the_json_line_unchanged() {
     let spec = random_spec();
     let trace = spec.file("trace.csv");
     let (plain, plain_text) = ok_json(&[&"simulate", &spec.path(), &"--seed", &"1"]);
-    let (traced, traced_text) = ok_json(&[
-        &"simulate",
-        &spec.path(),
-        &"--seed",
-        &"1",
-        &"--trace",
-        &trace,
-    ]);
-    assert_eq!(
-        plain_text, traced_text,
-        "the JSON line does not depend on --trace"
-    );
+    let (traced, traced_text) = ok_json(&[&"simulate", &spec.path(), &"--seed", &"1", &"--trace", &trace]);
+    assert_eq!(plain_text, traced_text, "the JSON line does not depend on --trace");
     assert_eq!(plain, traced);
 
     let csv = std::fs::read_to_string(&trace).unwrap();
@@ -249,9 +228,7 @@ fn connectome_writes_the_notebooks_matrix_and_ids() {
     let (want_shape, want) = read_f64(&golden.join("ee_matrix.npy"));
     assert_eq!(shape, want_shape);
     assert!(
-        got.iter()
-            .zip(&want)
-            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
         "E–E matrix bit for bit"
     );
     assert_eq!(got.len(), want.len());
@@ -277,23 +254,10 @@ fn assert_pinky(v: &Value, want: (u64, u64, u64, f64, i64, i64)) {
     assert_eq!(v["last_id"], want.5, "{v}");
 }
 
-const PINKY_E: (u64, u64, u64, f64, i64, i64) = (
-    104,
-    682,
-    64,
-    1.79606,
-    648518346349492682,
-    648518346349540057,
-);
+const PINKY_E: (u64, u64, u64, f64, i64, i64) = (104, 682, 64, 1.79606, 648518346349492682, 648518346349540057);
 // Excitatory cells except the one with id 17 (root id 648518346349540057).
-const PINKY_E_NOT_17: (u64, u64, u64, f64, i64, i64) = (
-    103,
-    673,
-    64,
-    1.7488666666666668,
-    648518346349492682,
-    648518346349540048,
-);
+const PINKY_E_NOT_17: (u64, u64, u64, f64, i64, i64) =
+    (103, 673, 64, 1.7488666666666668, 648518346349492682, 648518346349540048);
 
 #[test]
 fn pinky_csv_tables_load_by_naming_columns() {
@@ -315,43 +279,23 @@ fn pinky_csv_tables_load_by_naming_columns() {
 fn set_one_selection_column_adds_to_the_selection_in_force() {
     // The file's rule (id ≠ 17) stays and cell_type = "e" joins it.
     let spec = pinky_spec("[data.select]\nid = { not = 17 }\n");
-    let (v, _) = ok_json(&[
-        &"connectome",
-        &spec.path(),
-        &"--set",
-        &"data.select.cell_type=e",
-    ]);
+    let (v, _) = ok_json(&[&"connectome", &spec.path(), &"--set", &"data.select.cell_type=e"]);
     assert_pinky(&v, PINKY_E_NOT_17);
     // Without a selection in the file, the default one is in force: its
     // columns stay and are missing from the pinky cell table.
     let spec = pinky_spec("");
-    let line = fails(&[
-        &"connectome",
-        &spec.path(),
-        &"--set",
-        &"data.select.cell_type=e",
-    ]);
+    let line = fails(&[&"connectome", &spec.path(), &"--set", &"data.select.cell_type=e"]);
     assert_names(&line, &["cell_type_auto"]);
 }
 
 #[test]
 fn set_the_selection_table_replaces_it() {
     let spec = pinky_spec("[data.select]\nid = { not = 17 }\n");
-    let (v, _) = ok_json(&[
-        &"connectome",
-        &spec.path(),
-        &"--set",
-        &"data.select={cell_type=\"e\"}",
-    ]);
+    let (v, _) = ok_json(&[&"connectome", &spec.path(), &"--set", &"data.select={cell_type=\"e\"}"]);
     assert_pinky(&v, PINKY_E);
     // Also over the default selection.
     let spec = pinky_spec("");
-    let (v, _) = ok_json(&[
-        &"connectome",
-        &spec.path(),
-        &"--set",
-        &"data.select={cell_type=\"e\"}",
-    ]);
+    let (v, _) = ok_json(&[&"connectome", &spec.path(), &"--set", &"data.select={cell_type=\"e\"}"]);
     assert_pinky(&v, PINKY_E);
 }
 
@@ -360,10 +304,7 @@ fn set_accepts_integers_for_float_keys() {
     let spec = random_spec();
     let (base, _) = ok_json(&[&"simulate", &spec.path()]);
     let (v, _) = ok_json(&[&"simulate", &spec.path(), &"--set", &"network.g=1"]);
-    assert_ne!(
-        v["peak_exc_mean"], base["peak_exc_mean"],
-        "g = 1 took effect"
-    );
+    assert_ne!(v["peak_exc_mean"], base["peak_exc_mean"], "g = 1 took effect");
     assert_eq!(v["diverged"], true, "g = 1 is far too strong");
     // And the same as the float.
     let (f, _) = ok_json(&[&"simulate", &spec.path(), &"--set", &"network.g=1.0"]);
@@ -422,10 +363,7 @@ fn unknown_keys() {
     let spec = SpecFile::new("bogus_key = 1\n[network]\nkind = \"random\"\n");
     assert_names(&fails(&[&"simulate", &spec.path()]), &["bogus_key"]);
     let spec = SpecFile::new("[network]\nkind = \"random\"\nfoo_bar = 1\n");
-    assert_names(
-        &fails(&[&"simulate", &spec.path()]),
-        &["network", "foo_bar"],
-    );
+    assert_names(&fails(&[&"simulate", &spec.path()]), &["network", "foo_bar"]);
     // Through --set too.
     let spec = random_spec();
     assert_names(
@@ -440,12 +378,7 @@ fn wrong_type() {
     assert_names(&fails(&[&"simulate", &spec.path()]), &["network.g"]);
     let spec = random_spec();
     assert_names(
-        &fails(&[
-            &"simulate",
-            &spec.path(),
-            &"--set",
-            &"network.balance=maybe",
-        ]),
+        &fails(&[&"simulate", &spec.path(), &"--set", &"network.balance=maybe"]),
         &["network.balance"],
     );
 }
@@ -453,19 +386,9 @@ fn wrong_type() {
 #[test]
 fn out_of_range() {
     let spec = random_spec();
-    let line = fails(&[
-        &"simulate",
-        &spec.path(),
-        &"--set",
-        &"network.connectivity_proba=1.5",
-    ]);
+    let line = fails(&[&"simulate", &spec.path(), &"--set", &"network.connectivity_proba=1.5"]);
     assert_names(&line, &["network.connectivity_proba", "1.5"]);
-    let line = fails(&[
-        &"simulate",
-        &spec.path(),
-        &"--set",
-        &"network.r_inhibitory=1",
-    ]);
+    let line = fails(&[&"simulate", &spec.path(), &"--set", &"network.r_inhibitory=1"]);
     assert_names(&line, &["network.r_inhibitory"]);
 }
 
@@ -505,31 +428,16 @@ fn missing_data_file() {
 #[test]
 fn missing_column() {
     let spec = microns_spec("");
-    let line = fails(&[
-        &"connectome",
-        &spec.path(),
-        &"--set",
-        &"data.pre_column=nope",
-    ]);
+    let line = fails(&[&"connectome", &spec.path(), &"--set", &"data.pre_column=nope"]);
     assert_names(&line, &["'nope'"]);
-    let line = fails(&[
-        &"connectome",
-        &spec.path(),
-        &"--set",
-        &"data.select.no_such_column=1",
-    ]);
+    let line = fails(&[&"connectome", &spec.path(), &"--set", &"data.select.no_such_column=1"]);
     assert_names(&line, &["no_such_column"]);
 }
 
 #[test]
 fn empty_selection() {
     let spec = microns_spec("");
-    let line = fails(&[
-        &"connectome",
-        &spec.path(),
-        &"--set",
-        &"data.select.region=Mars",
-    ]);
+    let line = fails(&[&"connectome", &spec.path(), &"--set", &"data.select.region=Mars"]);
     assert_names(&line, &["Mars", "data.select"]);
 }
 

@@ -13,9 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut runs = Vec::new();
     let mut seed = 1u64;
     let mut rnd = move || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (seed >> 11) as f64 / (1u64 << 53) as f64
     };
     for (ci, c) in conds.iter().enumerate() {
@@ -53,9 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rnd2 = {
         let mut s = 7u64;
         move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (s >> 11) as f64 / (1u64 << 53) as f64
         }
     };
@@ -112,13 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(i, j)| m[i * n + j])
         .collect();
     matrix_heatmap(&dir, "matrix_ee", "E–E weights", &ee, 320)?;
-    matrix_heatmap(
-        &dir,
-        "matrix_small",
-        "small",
-        &[0.0, 1.0, -0.5, f64::NAN],
-        2,
-    )?;
+    matrix_heatmap(&dir, "matrix_small", "small", &[0.0, 1.0, -0.5, f64::NAN], 2)?;
     weight_histogram(&dir, "weights", "E–E weight distribution", &weights)?;
     let mut vals = vec![("observed".to_string(), 1180.0)];
     for i in 0..12 {
@@ -149,13 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             diverged: false,
         })
         .collect();
-    sweep_plot(
-        &dir,
-        "degen_sweep_one",
-        "network.connectivity_proba",
-        &conds[..1],
-        &one,
-    )?;
+    sweep_plot(&dir, "degen_sweep_one", "network.connectivity_proba", &conds[..1], &one)?;
     sweep_plot(&dir, "degen_sweep_empty", "p", &[], &[])?;
     time_series(&dir, "degen_ts_empty", &TimeSeries::default())?;
     matrix_heatmap(&dir, "degen_matrix_zero", "zeros", &[0.0; 9], 3)?;
@@ -187,7 +171,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 title: "Summary".into(),
                 body: "The observed network returns more slowly than its shuffles.\n\nSecond paragraph.".into(),
             },
-            Section::Table { title: "Runs".into(), csv },
+            Section::Table {
+                title: "Runs".into(),
+                csv,
+            },
             Section::Figure {
                 title: "ΔT distributions".into(),
                 caption: "Histograms and strip plot per condition.".into(),

@@ -37,11 +37,7 @@ pub(crate) trait Figure {
 
     /// Draws the whole figure. In SVG mode a figure may return a raster that
     /// is embedded as an `<image>` instead of thousands of vector shapes.
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        sc: Sc,
-    ) -> Result<Option<Raster>, PlotError>;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, sc: Sc) -> Result<Option<Raster>, PlotError>;
 }
 
 /// Writes `dir/stem.png` and `dir/stem.svg`.
@@ -311,20 +307,12 @@ pub(crate) fn chart<'a, DB: DrawingBackend>(
 
 /// Left margin (backend pixels) that fits `y`'s tick labels and rotated
 /// description, so panels with wide labels do not clip them.
-pub(crate) fn needed_left<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    sc: Sc,
-    y: &Axis,
-) -> i32 {
+pub(crate) fn needed_left<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, sc: Sc, y: &Axis) -> i32 {
     let tick_font = sc.font(TICK_PX);
     let tick_w = y
         .labels
         .iter()
-        .map(|l| {
-            area.estimate_text_size(l, &tick_font)
-                .map(|d| d.0)
-                .unwrap_or(0) as i32
-        })
+        .map(|l| area.estimate_text_size(l, &tick_font).map(|d| d.0).unwrap_or(0) as i32)
         .max()
         .unwrap_or(0);
     let desc_h = if y.desc.is_empty() {
@@ -361,12 +349,7 @@ fn axis_descriptions<DB: DrawingBackend>(
             .labels
             .iter()
             .filter(|l| !l.is_empty())
-            .map(|l| {
-                screen
-                    .estimate_text_size(l, &tick_font)
-                    .map(|d| d.1)
-                    .unwrap_or(0) as i32
-            })
+            .map(|l| screen.estimate_text_size(l, &tick_font).map(|d| d.1).unwrap_or(0) as i32)
             .max()
             .unwrap_or(0);
         screen.draw(&Text::new(
@@ -382,11 +365,7 @@ fn axis_descriptions<DB: DrawingBackend>(
         screen.draw(&Text::new(
             y.desc.clone(),
             (x0, (r.y0 + r.y1) / 2),
-            anchored(
-                desc_font.transform(FontTransform::Rotate270),
-                HPos::Center,
-                VPos::Top,
-            ),
+            anchored(desc_font.transform(FontTransform::Rotate270), HPos::Center, VPos::Top),
         ))?;
     }
     Ok(())
@@ -437,22 +416,14 @@ pub(crate) fn frame<DB: DrawingBackend>(chart: &Chart<'_, DB>, sc: Sc) -> Result
     let screen = chart.plotting_area().use_screen_coord();
     let off = (sc.w(1.0) as i32 - 1) / 2;
     screen.draw(&PathElement::new(
-        vec![
-            (r.x0, r.y0 + off),
-            (r.x1 - 1 - off, r.y0 + off),
-            (r.x1 - 1 - off, r.y1),
-        ],
+        vec![(r.x0, r.y0 + off), (r.x1 - 1 - off, r.y0 + off), (r.x1 - 1 - off, r.y1)],
         ShapeStyle::from(&INK).stroke_width(sc.w(1.0)),
     ))?;
     Ok(())
 }
 
 /// A centred grey message in an empty plot ("no returned runs").
-pub(crate) fn empty_note<DB: DrawingBackend>(
-    chart: &Chart<'_, DB>,
-    sc: Sc,
-    text: &str,
-) -> Result<(), PlotError> {
+pub(crate) fn empty_note<DB: DrawingBackend>(chart: &Chart<'_, DB>, sc: Sc, text: &str) -> Result<(), PlotError> {
     let r = Rect::of(chart);
     let screen = chart.plotting_area().use_screen_coord();
     screen.draw(&Text::new(
@@ -553,10 +524,7 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
     }
     let (w, h) = legend_size(screen, sc, entries);
     let (x, y) = pos;
-    screen.draw(&Rectangle::new(
-        [(x, y), (x + w, y + h)],
-        WHITE.mix(0.88).filled(),
-    ))?;
+    screen.draw(&Rectangle::new([(x, y), (x + w, y + h)], WHITE.mix(0.88).filled()))?;
     screen.draw(&Rectangle::new(
         [(x, y), (x + w, y + h)],
         ShapeStyle::from(&RGBColor(0xCC, 0xCC, 0xCC)).stroke_width(sc.w(1.0)),
@@ -603,10 +571,7 @@ fn draw_glyph<DB: DrawingBackend>(
         }
         Glyph::Dot(c) => marker_dot(screen, sc, (cx, cy), c, 4.0, 1.0)?,
         Glyph::LineDot(c) => {
-            screen.draw(&PathElement::new(
-                vec![(x0, cy), (x1, cy)],
-                c.stroke_width(sc.w(2.0)),
-            ))?;
+            screen.draw(&PathElement::new(vec![(x0, cy), (x1, cy)], c.stroke_width(sc.w(2.0))))?;
             marker_dot(screen, sc, (cx, cy), c, 4.5, 1.0)?;
         }
         Glyph::HollowTri(c) => marker_tri(screen, sc, (cx, cy), c)?,
@@ -674,14 +639,8 @@ pub(crate) fn marker_cross<DB: DrawingBackend>(
 ) -> Result<(), PlotError> {
     let r = sc.px(4.5);
     let style = c.stroke_width(sc.w(2.0));
-    screen.draw(&PathElement::new(
-        vec![(x - r, y - r), (x + r, y + r)],
-        style,
-    ))?;
-    screen.draw(&PathElement::new(
-        vec![(x - r, y + r), (x + r, y - r)],
-        style,
-    ))?;
+    screen.draw(&PathElement::new(vec![(x - r, y - r), (x + r, y + r)], style))?;
+    screen.draw(&PathElement::new(vec![(x - r, y + r), (x + r, y - r)], style))?;
     Ok(())
 }
 
@@ -693,11 +652,7 @@ pub(crate) fn fit_text<DB: DrawingBackend>(
     text: &str,
     max_w: i32,
 ) -> String {
-    let width = |s: &str| {
-        area.estimate_text_size(s, style)
-            .map(|d| d.0 as i32)
-            .unwrap_or(0)
-    };
+    let width = |s: &str| area.estimate_text_size(s, style).map(|d| d.0 as i32).unwrap_or(0);
     if width(text) <= max_w {
         return text.to_string();
     }
@@ -730,11 +685,7 @@ pub(crate) fn title<DB: DrawingBackend>(
 }
 
 /// A light grey band across the plot (failure rows).
-pub(crate) fn band<DB: DrawingBackend>(
-    chart: &Chart<'_, DB>,
-    xs: (f64, f64),
-    ys: (f64, f64),
-) -> Result<(), PlotError> {
+pub(crate) fn band<DB: DrawingBackend>(chart: &Chart<'_, DB>, xs: (f64, f64), ys: (f64, f64)) -> Result<(), PlotError> {
     tinted_band(chart, xs, ys, BAND)
 }
 

@@ -39,10 +39,7 @@ pub(crate) fn outcome(r: &RunPoint) -> Outcome {
 /// Caller-given condition order, then any unlisted condition in order of
 /// first appearance, without duplicates; a stray condition must still be
 /// drawn rather than silently dropped.
-pub(crate) fn ordered_conditions<'a>(
-    given: &'a [String],
-    seen: impl IntoIterator<Item = &'a str>,
-) -> Vec<String> {
+pub(crate) fn ordered_conditions<'a>(given: &'a [String], seen: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for c in given.iter().map(String::as_str).chain(seen) {
         if !out.iter().any(|o| o == c) {
@@ -137,17 +134,9 @@ impl Figure for Distributions {
         (900, 600)
     }
 
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        sc: Sc,
-    ) -> Result<Option<Raster>, PlotError> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, sc: Sc) -> Result<Option<Raster>, PlotError> {
         let total: usize = self.groups.iter().map(|g| g.n).sum();
-        let missing: usize = self
-            .groups
-            .iter()
-            .map(|g| g.not_returned + g.diverged)
-            .sum();
+        let missing: usize = self.groups.iter().map(|g| g.not_returned + g.diverged).sum();
         let title = if missing > 0 {
             format!("ΔT after stimulus end ({missing} of {total} runs not shown)")
         } else {
@@ -163,11 +152,7 @@ impl Figure for Distributions {
 }
 
 impl Distributions {
-    fn histograms<DB: DrawingBackend>(
-        &self,
-        area: &DrawingArea<DB, Shift>,
-        sc: Sc,
-    ) -> Result<(), PlotError> {
+    fn histograms<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, sc: Sc) -> Result<(), PlotError> {
         let all = stats::sorted_finite(self.groups.iter().flat_map(|g| g.values.iter().copied()));
         let margins = Margins {
             top: 12.0,
@@ -242,11 +227,7 @@ impl Distributions {
         Ok(())
     }
 
-    fn strips<DB: DrawingBackend>(
-        &self,
-        area: &DrawingArea<DB, Shift>,
-        sc: Sc,
-    ) -> Result<(), PlotError> {
+    fn strips<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, sc: Sc) -> Result<(), PlotError> {
         let margins = Margins {
             top: 12.0,
             right: 22.0,
@@ -287,10 +268,7 @@ impl Distributions {
                 pa.draw(&PathElement::new(vec![(c, b.q3), (c, b.hi_whisker)], line))?;
                 pa.draw(&PathElement::new(vec![(c, b.q1), (c, b.lo_whisker)], line))?;
                 for w in [b.lo_whisker, b.hi_whisker] {
-                    pa.draw(&PathElement::new(
-                        vec![(c - hw / 2.0, w), (c + hw / 2.0, w)],
-                        line,
-                    ))?;
+                    pa.draw(&PathElement::new(vec![(c - hw / 2.0, w), (c + hw / 2.0, w)], line))?;
                 }
                 pa.draw(&PathElement::new(
                     vec![(c - hw, b.median), (c + hw, b.median)],

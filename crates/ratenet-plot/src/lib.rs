@@ -154,25 +154,14 @@ pub fn time_series(dir: &Path, stem: &str, ts: &TimeSeries) -> Result<(), PlotEr
 /// The colour limits are ±(95th percentile of |w| over non-zero entries) so
 /// that a few strong synapses do not wash out the rest. The SVG embeds the
 /// matrix as a PNG raster so it stays small for large `n`.
-pub fn matrix_heatmap(
-    dir: &Path,
-    stem: &str,
-    title: &str,
-    m: &[f64],
-    n: usize,
-) -> Result<(), PlotError> {
+pub fn matrix_heatmap(dir: &Path, stem: &str, title: &str, m: &[f64], n: usize) -> Result<(), PlotError> {
     matrix::matrix_heatmap(dir, stem, title, m, n)
 }
 
 /// Histogram of the non-zero finite weights (101 bins from 0, or the minimum
 /// if negative, up to the 99th percentile); written to `dir/stem.png` and
 /// `dir/stem.svg`.
-pub fn weight_histogram(
-    dir: &Path,
-    stem: &str,
-    title: &str,
-    weights: &[f64],
-) -> Result<(), PlotError> {
+pub fn weight_histogram(dir: &Path, stem: &str, title: &str, weights: &[f64]) -> Result<(), PlotError> {
     matrix::weight_histogram(dir, stem, title, weights)
 }
 

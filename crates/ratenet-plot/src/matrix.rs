@@ -83,13 +83,7 @@ struct Heatmap<'a> {
 }
 
 /// See [`crate::matrix_heatmap`]; rejects a matrix whose length is not n².
-pub(crate) fn matrix_heatmap(
-    dir: &Path,
-    stem: &str,
-    title: &str,
-    m: &[f64],
-    n: usize,
-) -> Result<(), PlotError> {
+pub(crate) fn matrix_heatmap(dir: &Path, stem: &str, title: &str, m: &[f64], n: usize) -> Result<(), PlotError> {
     if n.checked_mul(n) != Some(m.len()) {
         return Err(PlotError::new(format!(
             "matrix heatmap {stem:?}: expected {n}×{n} = {} entries, got {}",
@@ -129,11 +123,7 @@ impl Figure for Heatmap<'_> {
         (900, 600)
     }
 
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        sc: Sc,
-    ) -> Result<Option<Raster>, PlotError> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, sc: Sc) -> Result<Option<Raster>, PlotError> {
         canvas::title(root, sc, self.title, 22.0)?;
         let vmax = colour_limit(self.m);
         let x = index_axis(self.n, "postsynaptic neuron", false);
@@ -145,9 +135,7 @@ impl Figure for Heatmap<'_> {
         let total = left + side + gap + cb_w + cb_right;
         let (w, _) = root.dim_in_pixel();
         let x_off = ((w as i32 - total) / 2).max(0);
-        let m_area = root
-            .clone()
-            .shrink((x_off, top), (left + side, side + bottom));
+        let m_area = root.clone().shrink((x_off, top), (left + side, side + bottom));
         let margins = Margins {
             top: 0.0,
             right: 0.0,
@@ -179,20 +167,16 @@ impl Figure for Heatmap<'_> {
                 let row = (py * self.n / ph).min(self.n - 1);
                 for px in 0..pw {
                     let col = (px * self.n / pw).min(self.n - 1);
-                    screen.draw_pixel(
-                        (r.x0 + px as i32, r.y0 + py as i32),
-                        &cmap(self.cell(row, col), vmax),
-                    )?;
+                    screen.draw_pixel((r.x0 + px as i32, r.y0 + py as i32), &cmap(self.cell(row, col), vmax))?;
                 }
             }
         }
         canvas::frame(&chart, sc)?;
 
         // Colour bar, aligned with the matrix.
-        let cb_area = root.clone().shrink(
-            (x_off + left + side + gap, top),
-            (cb_w + cb_right, side + bottom),
-        );
+        let cb_area = root
+            .clone()
+            .shrink((x_off + left + side + gap, top), (cb_w + cb_right, side + bottom));
         let cy = Axis::numeric(-vmax, vmax, "", 5);
         let cx = Axis {
             lo: 0.0,
@@ -235,19 +219,12 @@ impl Figure for Heatmap<'_> {
         let tick_w = cy
             .labels
             .iter()
-            .map(|l| {
-                root.estimate_text_size(l, &sc.font(TICK_PX))
-                    .map(|d| d.0)
-                    .unwrap_or(0) as i32
-            })
+            .map(|l| root.estimate_text_size(l, &sc.font(TICK_PX)).map(|d| d.0).unwrap_or(0) as i32)
             .max()
             .unwrap_or(0);
         root.use_screen_coord().draw(&Text::new(
             "weight",
-            (
-                cr.x1 + sc.px(14.0) + tick_w + sc.px(8.0),
-                (cr.y0 + cr.y1) / 2,
-            ),
+            (cr.x1 + sc.px(14.0) + tick_w + sc.px(8.0), (cr.y0 + cr.y1) / 2),
             anchored(
                 sc.font(LABEL_PX).transform(FontTransform::Rotate270),
                 HPos::Center,
@@ -264,12 +241,7 @@ struct WeightHist<'a> {
 }
 
 /// See [`crate::weight_histogram`].
-pub(crate) fn weight_histogram(
-    dir: &Path,
-    stem: &str,
-    title: &str,
-    weights: &[f64],
-) -> Result<(), PlotError> {
+pub(crate) fn weight_histogram(dir: &Path, stem: &str, title: &str, weights: &[f64]) -> Result<(), PlotError> {
     let weights = stats::sorted_finite(weights.iter().copied().filter(|w| *w != 0.0));
     canvas::save(dir, stem, &WeightHist { title, weights })
 }
@@ -282,11 +254,7 @@ impl Figure for WeightHist<'_> {
         (900, 600)
     }
 
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        sc: Sc,
-    ) -> Result<Option<Raster>, PlotError> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, sc: Sc) -> Result<Option<Raster>, PlotError> {
         canvas::title(root, sc, self.title, 22.0)?;
         let w = &self.weights;
         let (min, max) = (w.first().copied(), w.last().copied());
@@ -304,10 +272,7 @@ impl Figure for WeightHist<'_> {
         let max_count = counts.iter().copied().max().unwrap_or(0);
 
         let color = cond_color(0);
-        let mut entries = vec![(
-            Glyph::Patch(color, 1.0),
-            format!("non-zero weights (n={})", w.len()),
-        )];
+        let mut entries = vec![(Glyph::Patch(color, 1.0), format!("non-zero weights (n={})", w.len()))];
         if !w.is_empty() {
             if let Some((m, _)) = stats::mean_sd(w) {
                 entries.push((Glyph::Blank, format!("mean {}", fmt_sig(m, 4))));
@@ -339,9 +304,7 @@ impl Figure for WeightHist<'_> {
             }
             let x0 = lo + b as f64 * width;
             let rect = [(x0, 0.0), (x0 + width, c as f64)];
-            chart
-                .plotting_area()
-                .draw(&Rectangle::new(rect, color.filled()))?;
+            chart.plotting_area().draw(&Rectangle::new(rect, color.filled()))?;
             chart.plotting_area().draw(&Rectangle::new(rect, edge))?;
             let p0 = chart.backend_coord(&rect[0]);
             let p1 = chart.backend_coord(&rect[1]);

@@ -56,11 +56,7 @@ impl Figure for Reciprocal {
         (900, 600)
     }
 
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        sc: Sc,
-    ) -> Result<Option<Raster>, PlotError> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, sc: Sc) -> Result<Option<Raster>, PlotError> {
         canvas::title(root, sc, "Reciprocal connections per condition", 22.0)?;
         let body = root.margin(sc.px(40.0), 0, 0, 0);
         let all = stats::sorted_finite(self.values.iter().flatten().copied());
@@ -137,11 +133,7 @@ impl Figure for Reciprocal {
                 INK.stroke_width(sc.w(2.4)),
             ))?;
             for (i, &val) in v.iter().enumerate() {
-                let xj = if v.len() > 1 {
-                    c + stats::jitter(ci, i) * 0.4
-                } else {
-                    c
-                };
+                let xj = if v.len() > 1 { c + stats::jitter(ci, i) * 0.4 } else { c };
                 let p = chart.backend_coord(&(xj, val));
                 canvas::marker_dot(&screen, sc, p, color, 4.0, 0.9)?;
             }

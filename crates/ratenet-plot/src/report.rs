@@ -147,9 +147,7 @@ pub(crate) fn write_report(path: &Path, report: &Report) -> Result<(), PlotError
 
 fn section_title(s: &Section) -> &str {
     match s {
-        Section::Table { title, .. }
-        | Section::Figure { title, .. }
-        | Section::Text { title, .. } => title,
+        Section::Table { title, .. } | Section::Figure { title, .. } | Section::Text { title, .. } => title,
     }
 }
 
@@ -172,11 +170,7 @@ pub(crate) fn render(report: &Report) -> String {
     );
     let _ = writeln!(h, "<header>\n<h1>{}</h1>", escape(title));
     if !report.generated.is_empty() {
-        let _ = writeln!(
-            h,
-            "<p class=\"meta\">Generated {}</p>",
-            escape(&report.generated)
-        );
+        let _ = writeln!(h, "<p class=\"meta\">Generated {}</p>", escape(&report.generated));
     }
     h.push_str("</header>\n");
 
@@ -211,10 +205,7 @@ pub(crate) fn render(report: &Report) -> String {
         match s {
             Section::Table { csv, .. } => table(&mut h, csv),
             Section::Figure {
-                title,
-                caption,
-                png,
-                ..
+                title, caption, png, ..
             } => figure(&mut h, title, caption, png),
             Section::Text { body, .. } => {
                 for para in body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
@@ -254,11 +245,7 @@ fn table(h: &mut String, csv: &str) {
     // numbers, NaN/inf or blanks.
     let numeric: Vec<bool> = (0..width)
         .map(|c| {
-            let kinds: Vec<CellKind> = body
-                .iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| format_cell(s).1)
-                .collect();
+            let kinds: Vec<CellKind> = body.iter().filter_map(|r| r.get(c)).map(|s| format_cell(s).1).collect();
             kinds.contains(&CellKind::Number) && !kinds.contains(&CellKind::Text)
         })
         .collect();
@@ -354,9 +341,6 @@ mod tests {
 
     #[test]
     fn escaping() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
     }
 }

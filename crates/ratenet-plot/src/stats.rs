@@ -56,12 +56,7 @@ pub(crate) fn box_stats(sorted: &[f64]) -> Option<BoxStats> {
     let iqr = q3 - q1;
     let lo_lim = q1 - 1.5 * iqr;
     let hi_lim = q3 + 1.5 * iqr;
-    let lo_whisker = sorted
-        .iter()
-        .copied()
-        .find(|v| *v >= lo_lim)
-        .unwrap_or(q1)
-        .min(q1);
+    let lo_whisker = sorted.iter().copied().find(|v| *v >= lo_lim).unwrap_or(q1).min(q1);
     let hi_whisker = sorted
         .iter()
         .rev()
@@ -172,11 +167,7 @@ pub(crate) fn decimated_segments(t: &[f64], v: &[f64], buckets: usize) -> Vec<Ve
                         imax = i;
                     }
                 }
-                let (first, second) = if imin <= imax {
-                    (imin, imax)
-                } else {
-                    (imax, imin)
-                };
+                let (first, second) = if imin <= imax { (imin, imax) } else { (imax, imin) };
                 out.push((t[first], v[first]));
                 if second != first {
                     out.push((t[second], v[second]));

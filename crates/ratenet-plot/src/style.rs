@@ -96,9 +96,7 @@ impl Sc {
 
     /// The bold font at a design size.
     pub fn bold(&self, size: f64) -> TextStyle<'static> {
-        (FAMILY, size * self.s, FontStyle::Bold)
-            .into_font()
-            .color(&INK)
+        (FAMILY, size * self.s, FontStyle::Bold).into_font().color(&INK)
     }
 }
 
@@ -155,10 +153,7 @@ pub(crate) fn tick_formatter(step: f64, max_abs: f64) -> impl Fn(&f64) -> String
             fmt_sci(*v)
         } else {
             let s = format!("{:.*}", decimals, v);
-            if s.trim_start_matches('-')
-                .chars()
-                .all(|c| c == '0' || c == '.')
-            {
+            if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
                 // Avoid "-0.00".
                 s.trim_start_matches('-').to_string()
             } else {

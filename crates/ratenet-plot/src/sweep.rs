@@ -66,11 +66,7 @@ impl Figure for Sweep {
         (900, 600)
     }
 
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        sc: Sc,
-    ) -> Result<Option<Raster>, PlotError> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, sc: Sc) -> Result<Option<Raster>, PlotError> {
         let mut title = if self.x_label.is_empty() {
             "ΔT across the sweep".to_string()
         } else {
@@ -85,10 +81,7 @@ impl Figure for Sweep {
         xs.sort_by(f64::total_cmp);
         xs.dedup();
         let k = self.names.len().max(1);
-        let spacing = xs
-            .windows(2)
-            .map(|w| w[1] - w[0])
-            .fold(f64::INFINITY, f64::min);
+        let spacing = xs.windows(2).map(|w| w[1] - w[0]).fold(f64::INFINITY, f64::min);
         let spacing = if spacing.is_finite() && spacing > 0.0 {
             spacing
         } else {
@@ -148,10 +141,7 @@ impl Figure for Sweep {
             Some((a, b)) => padded(a, b, 0.06),
             None => (0.0, 1.0),
         };
-        let has_nr = self
-            .points
-            .iter()
-            .any(|p| p.outcome == Outcome::NotReturned);
+        let has_nr = self.points.iter().any(|p| p.outcome == Outcome::NotReturned);
         let has_dv = self.points.iter().any(|p| p.outcome == Outcome::Diverged);
         let mut rows: Vec<(&str, Outcome)> = Vec::new();
         if has_nr {
@@ -173,11 +163,7 @@ impl Figure for Sweep {
         let mut y = Axis::numeric(ylo, ydata_hi, "ΔT (s)", 6);
         if !rows.is_empty() {
             // A tick right under the band would collide with its labels.
-            let keep: Vec<bool> = y
-                .ticks
-                .iter()
-                .map(|t| *t < band_lo - 0.45 * row_h)
-                .collect();
+            let keep: Vec<bool> = y.ticks.iter().map(|t| *t < band_lo - 0.45 * row_h).collect();
             let mut it = keep.iter();
             y.ticks.retain(|_| *it.next().unwrap_or(&true));
             let mut it = keep.iter();
@@ -255,14 +241,12 @@ impl Figure for Sweep {
                     canvas::marker_dot(&screen, sc, c, color, 3.2, 0.45)?;
                 }
                 Outcome::NotReturned => {
-                    let yv =
-                        row_y(Outcome::NotReturned) + stats::jitter(p.cond + 97, i) * row_h * 0.4;
+                    let yv = row_y(Outcome::NotReturned) + stats::jitter(p.cond + 97, i) * row_h * 0.4;
                     let c = chart.backend_coord(&(px, yv));
                     canvas::marker_tri(&screen, sc, c, color)?;
                 }
                 Outcome::Diverged => {
-                    let yv =
-                        row_y(Outcome::Diverged) + stats::jitter(p.cond + 193, i) * row_h * 0.4;
+                    let yv = row_y(Outcome::Diverged) + stats::jitter(p.cond + 193, i) * row_h * 0.4;
                     let c = chart.backend_coord(&(px, yv));
                     canvas::marker_cross(&screen, sc, c, FAIL)?;
                 }
@@ -282,10 +266,7 @@ impl Figure for Sweep {
                 let cap = sc.px(5.0);
                 for yv in [m - sd, m + sd] {
                     let c = chart.backend_coord(&(xd, yv));
-                    screen.draw(&PathElement::new(
-                        vec![(c.0 - cap, c.1), (c.0 + cap, c.1)],
-                        st,
-                    ))?;
+                    screen.draw(&PathElement::new(vec![(c.0 - cap, c.1), (c.0 + cap, c.1)], st))?;
                 }
                 let c = chart.backend_coord(&(xd, m));
                 canvas::marker_dot(&screen, sc, c, color, 5.0, 1.0)?;
@@ -299,12 +280,7 @@ impl Figure for Sweep {
         }
         canvas::frame(&chart, sc)?;
         let r = canvas::Rect::of(&chart);
-        canvas::draw_legend(
-            &root.use_screen_coord(),
-            sc,
-            &entries,
-            (r.x1 + sc.px(16.0), r.y0),
-        )?;
+        canvas::draw_legend(&root.use_screen_coord(), sc, &entries, (r.x1 + sc.px(16.0), r.y0))?;
         Ok(None)
     }
 }

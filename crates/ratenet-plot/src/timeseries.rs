@@ -114,10 +114,7 @@ fn draw_traces<DB: DrawingBackend>(
             for p in seg.iter().step_by(8) {
                 note(*p);
             }
-            pa.draw(&PathElement::new(
-                seg,
-                color.mix(0.18).stroke_width(sc.w(0.8)),
-            ))?;
+            pa.draw(&PathElement::new(seg, color.mix(0.18).stroke_width(sc.w(0.8))))?;
         }
     }
     for seg in decimated_segments(t, mean, BUCKETS) {
@@ -142,11 +139,7 @@ impl Figure for Series<'_> {
         (900, 800)
     }
 
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        sc: Sc,
-    ) -> Result<Option<Raster>, PlotError> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, sc: Sc) -> Result<Option<Raster>, PlotError> {
         let ts = self.ts;
         let title = if ts.title.is_empty() {
             "Network activity"
@@ -214,10 +207,7 @@ impl Figure for Series<'_> {
                 format!("excitatory neurons ({} shown)", ts.exc.len()),
             ));
         }
-        entries.push((
-            Glyph::Line(exc_color, 2.4, 1.0),
-            "excitatory mean".to_string(),
-        ));
+        entries.push((Glyph::Line(exc_color, 2.4, 1.0), "excitatory mean".to_string()));
         match (ret, base) {
             (Some((t_ret, dt)), Some(b)) => {
                 obstacles.extend(self.delta_t_marker(&c1, sc, t_ret, dt, b)?);
@@ -247,10 +237,7 @@ impl Figure for Series<'_> {
                 format!("inhibitory neurons ({} shown)", ts.inh.len()),
             ));
         }
-        entries.push((
-            Glyph::Line(inh_color, 2.4, 1.0),
-            "inhibitory mean".to_string(),
-        ));
+        entries.push((Glyph::Line(inh_color, 2.4, 1.0), "inhibitory mean".to_string()));
         if let Some((t_ret, _)) = ret {
             dashed_vline(&c2, sc, t_ret, (y2.lo, y2.hi))?;
         }
@@ -358,11 +345,7 @@ impl Series<'_> {
         let cx = ((x0 + x1) / 2).clamp(r.x0 + tw / 2 + sc.px(4.0), r.x1 - tw / 2 - sc.px(4.0));
         // Above the arrow when there is room, otherwise below it.
         let above = y - sc.px(8.0) - th > r.y0 + sc.px(2.0);
-        let ty = if above {
-            y - sc.px(8.0)
-        } else {
-            y + sc.px(8.0) + th
-        };
+        let ty = if above { y - sc.px(8.0) } else { y + sc.px(8.0) + th };
         let pad = sc.px(3.0);
         let bx = Rect {
             x0: cx - tw / 2 - pad,
@@ -374,11 +357,7 @@ impl Series<'_> {
             [(bx.x0, bx.y0), (bx.x1, bx.y1)],
             WHITE.mix(0.85).filled(),
         ))?;
-        screen.draw(&Text::new(
-            label,
-            (cx, ty),
-            anchored(font, HPos::Center, VPos::Bottom),
-        ))?;
+        screen.draw(&Text::new(label, (cx, ty), anchored(font, HPos::Center, VPos::Bottom)))?;
         Ok(vec![bx])
     }
 

@@ -13,20 +13,14 @@ fn check_outputs(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
     let svg = dir.join(format!("{stem}.svg"));
     let bytes = fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
     assert!(bytes.len() > 1000, "{stem}.png too small");
-    assert!(
-        bytes.starts_with(PNG_SIG),
-        "{stem}.png lacks the PNG signature"
-    );
+    assert!(bytes.starts_with(PNG_SIG), "{stem}.png lacks the PNG signature");
     let text = fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
     let head = text.trim_start();
     assert!(
         head.starts_with("<svg") || head.starts_with("<?xml"),
         "{stem}.svg does not start like SVG"
     );
-    assert!(
-        text.trim_end().ends_with("</svg>"),
-        "{stem}.svg is not closed"
-    );
+    assert!(text.trim_end().ends_with("</svg>"), "{stem}.svg is not closed");
     (png, svg)
 }
 
@@ -102,22 +96,13 @@ fn sweep_normal_and_degenerate() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let conds = names(&["observed", "shuffled"]);
-    sweep_plot(
-        d,
-        "normal",
-        "network.connectivity_proba",
-        &conds,
-        &sample_runs(),
-    )
-    .unwrap();
+    sweep_plot(d, "normal", "network.connectivity_proba", &conds, &sample_runs()).unwrap();
     check_outputs(d, "normal");
 
     sweep_plot(d, "empty", "p", &conds, &[]).unwrap();
     check_outputs(d, "empty");
 
-    let one_x: Vec<RunPoint> = (0..4)
-        .map(|i| run("observed", Some(0.25), Some(i as f64)))
-        .collect();
+    let one_x: Vec<RunPoint> = (0..4).map(|i| run("observed", Some(0.25), Some(i as f64))).collect();
     sweep_plot(d, "one_x", "p", &names(&["observed"]), &one_x).unwrap();
     check_outputs(d, "one_x");
 
@@ -241,9 +226,7 @@ fn heatmap_sizes_and_degenerate() {
     let (_, svg) = check_outputs(d, "big");
     let size = fs::metadata(&svg).unwrap().len();
     assert!(size < 2_000_000, "heatmap SVG is {size} bytes");
-    assert!(fs::read_to_string(&svg)
-        .unwrap()
-        .contains("data:image/png;base64,"));
+    assert!(fs::read_to_string(&svg).unwrap().contains("data:image/png;base64,"));
 
     matrix_heatmap(d, "zeros", "zeros", &[0.0; 25], 5).unwrap();
     check_outputs(d, "zeros");
@@ -251,14 +234,7 @@ fn heatmap_sizes_and_degenerate() {
     check_outputs(d, "empty");
     matrix_heatmap(d, "one", "one", &[2.0], 1).unwrap();
     check_outputs(d, "one");
-    matrix_heatmap(
-        d,
-        "nonfinite",
-        "nan",
-        &[f64::NAN, f64::INFINITY, -1.0, 0.5],
-        2,
-    )
-    .unwrap();
+    matrix_heatmap(d, "nonfinite", "nan", &[f64::NAN, f64::INFINITY, -1.0, 0.5], 2).unwrap();
     check_outputs(d, "nonfinite");
     let big_n = 1000;
     matrix_heatmap(d, "huge", "huge", &vec![0.1; big_n * big_n], big_n).unwrap();
@@ -275,13 +251,7 @@ fn weight_histogram_normal_and_degenerate() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let w: Vec<f64> = (0..5000)
-        .map(|i| {
-            if i % 4 == 0 {
-                0.0
-            } else {
-                (i % 97) as f64 / 97.0
-            }
-        })
+        .map(|i| if i % 4 == 0 { 0.0 } else { (i % 97) as f64 / 97.0 })
         .collect();
     weight_histogram(d, "normal", "weights", &w).unwrap();
     check_outputs(d, "normal");
@@ -291,13 +261,7 @@ fn weight_histogram_normal_and_degenerate() {
     check_outputs(d, "empty");
     weight_histogram(d, "one", "weights", &[0.3]).unwrap();
     check_outputs(d, "one");
-    weight_histogram(
-        d,
-        "signed",
-        "w",
-        &[-2.0, -1.0, f64::NAN, 1.0, f64::INFINITY],
-    )
-    .unwrap();
+    weight_histogram(d, "signed", "w", &[-2.0, -1.0, f64::NAN, 1.0, f64::INFINITY]).unwrap();
     check_outputs(d, "signed");
     weight_histogram(d, "negative", "w", &[-2.0, -1.0]).unwrap();
     check_outputs(d, "negative");
@@ -354,10 +318,7 @@ fn report_is_self_contained() {
         title: "Return times <observed> & \"nulls\"".into(),
         generated: "2024-05-01 12:00:00 UTC".into(),
         spec_toml: "[network]\nconnectivity_proba = 0.25 # <b>not bold</b>\n".into(),
-        provenance: vec![
-            ("file".into(), "data/w.npy".into()),
-            ("sha256".into(), "ab".repeat(32)),
-        ],
+        provenance: vec![("file".into(), "data/w.npy".into()), ("sha256".into(), "ab".repeat(32))],
         sections: vec![
             Section::Text {
                 title: "Summary".into(),

@@ -17,8 +17,8 @@ pub mod analysis;
 pub mod data;
 mod error;
 pub mod experiment;
-pub mod network;
 pub mod matrix;
+pub mod network;
 pub mod npy;
 pub mod sim;
 

@@ -46,8 +46,17 @@ impl Csr {
     }
 
     /// From (row, col, value) triplets sorted by row then column, without duplicates.
-    pub fn from_sorted_triplets(n_rows: usize, n_cols: usize, t: impl IntoIterator<Item = (usize, usize, f64)>) -> Self {
-        let mut m = Csr { n_rows, n_cols, indptr: vec![0; n_rows + 1], ..Default::default() };
+    pub fn from_sorted_triplets(
+        n_rows: usize,
+        n_cols: usize,
+        t: impl IntoIterator<Item = (usize, usize, f64)>,
+    ) -> Self {
+        let mut m = Csr {
+            n_rows,
+            n_cols,
+            indptr: vec![0; n_rows + 1],
+            ..Default::default()
+        };
         for (i, j, v) in t {
             debug_assert!(i < n_rows && j < n_cols);
             m.indptr[i + 1] += 1;
@@ -92,13 +101,22 @@ impl Csr {
                 next[j] += 1;
             }
         }
-        Csr { n_rows: self.n_cols, n_cols: self.n_rows, indptr, indices, values }
+        Csr {
+            n_rows: self.n_cols,
+            n_cols: self.n_rows,
+            indptr,
+            indices,
+            values,
+        }
     }
 
     /// Entries of row `i` as (column, value).
     pub fn row(&self, i: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
         let r = self.indptr[i]..self.indptr[i + 1];
-        self.indices[r.clone()].iter().map(|&j| j as usize).zip(self.values[r].iter().copied())
+        self.indices[r.clone()]
+            .iter()
+            .map(|&j| j as usize)
+            .zip(self.values[r].iter().copied())
     }
 
     /// The value at (i, j), zero if not stored.

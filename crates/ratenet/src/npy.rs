@@ -82,7 +82,10 @@ pub fn read(path: &Path) -> Result<NpyArray> {
             if bytes.len() < 12 {
                 return Err(bad("truncated header"));
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
         v => return Err(bad(&format!("format version {v}"))),
     };
@@ -115,8 +118,14 @@ pub fn read(path: &Path) -> Result<NpyArray> {
     }
     let words = body.chunks_exact(8).map(|c| <[u8; 8]>::try_from(c).unwrap());
     match descr {
-        "<f8" => Ok(NpyArray::F64 { shape, data: words.map(f64::from_le_bytes).collect() }),
-        "<i8" => Ok(NpyArray::I64 { shape, data: words.map(i64::from_le_bytes).collect() }),
+        "<f8" => Ok(NpyArray::F64 {
+            shape,
+            data: words.map(f64::from_le_bytes).collect(),
+        }),
+        "<i8" => Ok(NpyArray::I64 {
+            shape,
+            data: words.map(i64::from_le_bytes).collect(),
+        }),
         d => bail!("{}: dtype {d} not supported (expected <f8 or <i8)", path.display()),
     }
 }
@@ -133,9 +142,21 @@ mod tests {
         write_f64(&p, &[3, 4], &data).unwrap();
         let bytes = std::fs::read(&p).unwrap();
         assert_eq!((bytes.len() - 12 * 8) % 64, 0, "header is 64-byte aligned");
-        assert_eq!(read(&p).unwrap(), NpyArray::F64 { shape: vec![3, 4], data });
+        assert_eq!(
+            read(&p).unwrap(),
+            NpyArray::F64 {
+                shape: vec![3, 4],
+                data
+            }
+        );
         write_i64(&p, &[3], &[1, -2, i64::MAX]).unwrap();
-        assert_eq!(read(&p).unwrap(), NpyArray::I64 { shape: vec![3], data: vec![1, -2, i64::MAX] });
+        assert_eq!(
+            read(&p).unwrap(),
+            NpyArray::I64 {
+                shape: vec![3],
+                data: vec![1, -2, i64::MAX]
+            }
+        );
         std::fs::write(&p, b"nope").unwrap();
         assert!(read(&p).unwrap_err().message().contains("a.npy"));
     }

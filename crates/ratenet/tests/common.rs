@@ -13,20 +13,30 @@ pub fn shared() -> PathBuf {
 /// The course-shaped data: synapse and cell tables.
 pub fn microns() -> (PathBuf, PathBuf) {
     let d = shared().join("data/microns_1300");
-    (d.join("synapses_synthetic_1300.feather"), d.join("cell_info_1300.feather"))
+    (
+        d.join("synapses_synthetic_1300.feather"),
+        d.join("cell_info_1300.feather"),
+    )
 }
 
 /// A spec over the shared MICrONS data with extra TOML appended.
 pub fn microns_spec(extra: &str) -> ratenet::experiment::Spec {
     let (s, c) = microns();
-    let text = format!("[data]\nsynapses = {:?}\ncells = {:?}\n{extra}", s.display().to_string(), c.display().to_string());
+    let text = format!(
+        "[data]\nsynapses = {:?}\ncells = {:?}\n{extra}",
+        s.display().to_string(),
+        c.display().to_string()
+    );
     ratenet::experiment::Spec::parse(&text).unwrap()
 }
 
 /// JSON lines of a golden file.
 pub fn golden_lines(name: &str) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(shared().join("golden").join(name)).unwrap();
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// A float64 .npy as (shape, data).

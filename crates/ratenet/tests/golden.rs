@@ -43,7 +43,10 @@ fn connectome_equals_the_notebooks_matrix_and_ids() {
     let summary = &golden_lines("microns_synthetic_conditions.jsonl")[0];
     assert_eq!(summary["n_exc"], c.n());
     assert_eq!(summary["nnz"], c.matrix.nnz());
-    assert_eq!(summary["reciprocal"], ratenet::network::nulls::count_reciprocal(&c.matrix));
+    assert_eq!(
+        summary["reciprocal"],
+        ratenet::network::nulls::count_reciprocal(&c.matrix)
+    );
 }
 
 fn w_of(spec: &Spec, condition: &str, seed: u64) -> Vec<f64> {
@@ -55,7 +58,10 @@ fn w_of(spec: &Spec, condition: &str, seed: u64) -> Vec<f64> {
 #[test]
 fn w_observed_and_shuffled_equal_the_dumps() {
     let spec = microns_spec(CONDITIONS);
-    for (cond, file) in [("observed", "W_observed_seed0.npy"), ("shuffled", "W_shuffled_seed0.npy")] {
+    for (cond, file) in [
+        ("observed", "W_observed_seed0.npy"),
+        ("shuffled", "W_shuffled_seed0.npy"),
+    ] {
         let (_, want) = npy_f64(&format!("golden/dumps_seed0/{file}"));
         let got = w_of(&spec, cond, 0);
         let d = max_abs_diff(&got, &want);
@@ -65,8 +71,14 @@ fn w_observed_and_shuffled_equal_the_dumps() {
 
 #[test]
 fn w_random_and_feedforward_equal_the_dumps() {
-    for (kind, file) in [("random", "W_random_seed0.npy"), ("feedforward", "W_feedforward_seed0.npy")] {
-        let spec = Spec::parse(&format!("[network]\nkind = \"{kind}\"\nn_neurons = 200\nconnectivity_proba_ee = 0.25\n")).unwrap();
+    for (kind, file) in [
+        ("random", "W_random_seed0.npy"),
+        ("feedforward", "W_feedforward_seed0.npy"),
+    ] {
+        let spec = Spec::parse(&format!(
+            "[network]\nkind = \"{kind}\"\nn_neurons = 200\nconnectivity_proba_ee = 0.25\n"
+        ))
+        .unwrap();
         let cond = spec.condition(None).unwrap();
         let got = experiment::build_network(&spec, None, cond, 0).unwrap().dense();
         let (_, want) = npy_f64(&format!("golden/dumps_random/{file}"));
@@ -86,14 +98,21 @@ fn check_runs(file: &str, spec: &Spec, full_length: bool) {
             let seed = r["seed"].as_u64().unwrap();
             let mut s = spec.clone();
             if let Some(p) = r["param"].as_str() {
-                s = s.with_value(&format!("network.{p}"), r["value"].as_f64().unwrap()).unwrap();
+                s = s
+                    .with_value(&format!("network.{p}"), r["value"].as_f64().unwrap())
+                    .unwrap();
             }
             if full_length {
                 s.simulation.stop_early = false;
             }
             let name = r["condition"].as_str().unwrap();
-            let cond = if spec.needs_data() { s.condition(Some(name)).unwrap().clone() } else { s.conditions[0].clone() };
-            let (net, resp) = experiment::simulate_run(&s, connectome.as_ref(), &cond, seed, &Record::default()).unwrap();
+            let cond = if spec.needs_data() {
+                s.condition(Some(name)).unwrap().clone()
+            } else {
+                s.conditions[0].clone()
+            };
+            let (net, resp) =
+                experiment::simulate_run(&s, connectome.as_ref(), &cond, seed, &Record::default()).unwrap();
             let want = r["delta_t"].as_f64();
             let ok = match (want, resp.delta_t) {
                 (Some(a), Some(b)) => (a - b).abs() <= 1e-9,
@@ -107,10 +126,21 @@ fn check_runs(file: &str, spec: &Spec, full_length: bool) {
             let rel = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(1e-300);
             let peak_ok = rel(r["peak_exc_mean"].as_f64().unwrap(), resp.peak_exc_mean);
             let final_ok = !full_length || rel(r["final_exc_mean"].as_f64().unwrap(), resp.final_exc_mean);
-            (!(ok && peak_ok && final_ok)).then(|| format!("{name}/seed {seed} {:?}: got {resp:?} net {} {}, want {r}", r["value"], net.n, net.n_exc))
+            (!(ok && peak_ok && final_ok)).then(|| {
+                format!(
+                    "{name}/seed {seed} {:?}: got {resp:?} net {} {}, want {r}",
+                    r["value"], net.n, net.n_exc
+                )
+            })
         })
         .collect();
-    assert!(mismatches.is_empty(), "{} of {} runs differ:\n{}", mismatches.len(), runs.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} runs differ:\n{}",
+        mismatches.len(),
+        runs.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
@@ -120,7 +150,11 @@ fn delta_t_equals_golden_conditions() {
 
 #[test]
 fn delta_t_equals_golden_sweep() {
-    check_runs("microns_synthetic_sweep_connectivity_proba.jsonl", &microns_spec(CONDITIONS), false);
+    check_runs(
+        "microns_synthetic_sweep_connectivity_proba.jsonl",
+        &microns_spec(CONDITIONS),
+        false,
+    );
 }
 
 #[test]
@@ -133,6 +167,9 @@ fn delta_t_equals_golden_linear_all_excitatory_full_length() {
 fn delta_t_equals_golden_random_and_feedforward() {
     let spec = Spec::parse("compat = \"notebook\"\n[network]\nkind = \"random\"\nn_neurons = 200\n").unwrap();
     check_runs("random_network.jsonl", &spec, true);
-    let spec = Spec::parse("compat = \"notebook\"\n[network]\nkind = \"feedforward\"\nn_neurons = 200\nconnectivity_proba_ee = 0.25\n").unwrap();
+    let spec = Spec::parse(
+        "compat = \"notebook\"\n[network]\nkind = \"feedforward\"\nn_neurons = 200\nconnectivity_proba_ee = 0.25\n",
+    )
+    .unwrap();
     check_runs("feedforward_network.jsonl", &spec, true);
 }

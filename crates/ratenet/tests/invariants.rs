@@ -31,11 +31,7 @@ const POLICIES: [ReciprocalPolicy; 4] = [
 /// The MICrONS E–E connectome of the shared data, loaded once.
 fn connectome() -> &'static Connectome {
     static C: OnceLock<Connectome> = OnceLock::new();
-    C.get_or_init(|| {
-        experiment::load_connectome(&microns_spec(""))
-            .unwrap()
-            .unwrap()
-    })
+    C.get_or_init(|| experiment::load_connectome(&microns_spec("")).unwrap().unwrap())
 }
 
 /// 6 × 6 with two autapses, four reciprocal pairs (lower larger, a tie,
@@ -111,9 +107,7 @@ fn reciprocal_entries(m: &Csr) -> BTreeSet<(usize, usize)> {
 }
 
 fn diagonal_count(m: &Csr) -> u64 {
-    (0..m.n_rows.min(m.n_cols))
-        .filter(|&i| m.get(i, i) > 0.0)
-        .count() as u64
+    (0..m.n_rows.min(m.n_cols)).filter(|&i| m.get(i, i) > 0.0).count() as u64
 }
 
 fn removed(before: &Csr, after: &Csr) -> BTreeSet<(usize, usize)> {
@@ -132,11 +126,7 @@ fn shuffle_connections_permutes_all_entries() {
     for (name, m) in matrices() {
         for mode in MODES {
             let a = nulls::shuffle_connections(&m, 0, mode).unwrap();
-            assert_eq!(
-                (a.n_rows, a.n_cols),
-                (m.n_rows, m.n_cols),
-                "{name} {mode:?}"
-            );
+            assert_eq!((a.n_rows, a.n_cols), (m.n_rows, m.n_cols), "{name} {mode:?}");
             assert_eq!(
                 a.nnz(),
                 m.nnz(),
@@ -152,15 +142,10 @@ fn shuffle_connections_permutes_all_entries() {
                 sorted(m.to_dense()),
                 "{name} {mode:?}: same multiset with zeros"
             );
-            assert!(
-                a.indptr.windows(2).all(|w| w[0] <= w[1]) && *a.indptr.last().unwrap() == a.nnz()
-            );
+            assert!(a.indptr.windows(2).all(|w| w[0] <= w[1]) && *a.indptr.last().unwrap() == a.nnz());
             for i in 0..a.n_rows {
                 let cols = &a.indices[a.indptr[i]..a.indptr[i + 1]];
-                assert!(
-                    cols.windows(2).all(|w| w[0] < w[1]),
-                    "{name} {mode:?}: sorted columns"
-                );
+                assert!(cols.windows(2).all(|w| w[0] < w[1]), "{name} {mode:?}: sorted columns");
                 assert!(cols.iter().all(|&j| (j as usize) < a.n_cols));
             }
             assert_eq!(
@@ -169,10 +154,7 @@ fn shuffle_connections_permutes_all_entries() {
                 "{name} {mode:?}: deterministic"
             );
             let b = nulls::shuffle_connections(&m, 1, mode).unwrap();
-            assert_ne!(
-                a, b,
-                "{name} {mode:?}: seeds 0 and 1 give different shuffles"
-            );
+            assert_ne!(a, b, "{name} {mode:?}: seeds 0 and 1 give different shuffles");
             assert_ne!(a, m, "{name} {mode:?}: the shuffle moves something");
         }
         // The two modes are different streams of the same distribution.
@@ -189,11 +171,7 @@ fn shuffle_weights_permutes_values_over_the_same_pattern() {
     for (name, m) in matrices() {
         for mode in MODES {
             let a = nulls::shuffle_weights(&m, 0, mode).unwrap();
-            assert_eq!(
-                (a.n_rows, a.n_cols),
-                (m.n_rows, m.n_cols),
-                "{name} {mode:?}"
-            );
+            assert_eq!((a.n_rows, a.n_cols), (m.n_rows, m.n_cols), "{name} {mode:?}");
             assert_eq!(a.indptr, m.indptr, "{name} {mode:?}: same rows");
             assert_eq!(a.indices, m.indices, "{name} {mode:?}: same zero pattern");
             assert_eq!(
@@ -208,10 +186,7 @@ fn shuffle_weights_permutes_values_over_the_same_pattern() {
             );
             let b = nulls::shuffle_weights(&m, 1, mode).unwrap();
             assert_ne!(a.values, b.values, "{name} {mode:?}: seeds 0 and 1 differ");
-            assert_ne!(
-                a.values, m.values,
-                "{name} {mode:?}: the shuffle moves something"
-            );
+            assert_ne!(a.values, m.values, "{name} {mode:?}: the shuffle moves something");
         }
     }
 }
@@ -243,25 +218,14 @@ fn remove_reciprocal_only_removes_reciprocal_entries() {
                 assert_eq!((out.n_rows, out.n_cols), (m.n_rows, m.n_cols), "{what}");
                 // Only removals: every kept entry is the original one.
                 for (i, j, v) in triplets(&out) {
-                    assert_eq!(
-                        v.to_bits(),
-                        m.get(i, j).to_bits(),
-                        "{what}: ({i}, {j}) changed"
-                    );
+                    assert_eq!(v.to_bits(), m.get(i, j).to_bits(), "{what}: ({i}, {j}) changed");
                 }
                 // The diagonal is never touched.
                 for i in 0..m.n_rows {
-                    assert_eq!(
-                        out.get(i, i).to_bits(),
-                        m.get(i, i).to_bits(),
-                        "{what}: diagonal {i}"
-                    );
+                    assert_eq!(out.get(i, i).to_bits(), m.get(i, i).to_bits(), "{what}: diagonal {i}");
                 }
                 // No off-diagonal reciprocal pair is left.
-                assert!(
-                    reciprocal_entries(&out).is_empty(),
-                    "{what}: reciprocal pairs left"
-                );
+                assert!(reciprocal_entries(&out).is_empty(), "{what}: reciprocal pairs left");
                 assert_eq!(
                     count_reciprocal(&out),
                     diagonal_count(&m),
@@ -278,8 +242,7 @@ fn remove_reciprocal_only_removes_reciprocal_entries() {
                 }
                 match policy {
                     ReciprocalPolicy::KeepUpper => {
-                        let lower: BTreeSet<_> =
-                            recip.iter().copied().filter(|&(i, j)| i > j).collect();
+                        let lower: BTreeSet<_> = recip.iter().copied().filter(|&(i, j)| i > j).collect();
                         assert_eq!(gone, lower, "{what}: exactly the lower entries");
                     }
                     ReciprocalPolicy::Both => assert_eq!(gone, recip, "{what}: both entries"),
@@ -299,11 +262,7 @@ fn remove_reciprocal_only_removes_reciprocal_entries() {
                         }
                     }
                     ReciprocalPolicy::Random => {
-                        assert_eq!(
-                            gone.len() * 2,
-                            recip.len(),
-                            "{what}: one entry of each pair"
-                        );
+                        assert_eq!(gone.len() * 2, recip.len(), "{what}: one entry of each pair");
                         let again = nulls::remove_reciprocal(&m, policy, 7, mode).unwrap();
                         assert_eq!(again, out, "{what}: deterministic");
                     }
@@ -318,26 +277,11 @@ fn remove_reciprocal_policies_on_the_hand_made_matrix() {
     let m = hand_made();
     let set = |v: &[(usize, usize)]| v.iter().copied().collect::<BTreeSet<_>>();
     let cases = [
-        (
-            ReciprocalPolicy::KeepUpper,
-            set(&[(1, 0), (2, 0), (3, 1), (4, 3)]),
-        ),
-        (
-            ReciprocalPolicy::Weaker,
-            set(&[(0, 1), (2, 0), (3, 1), (4, 3)]),
-        ),
+        (ReciprocalPolicy::KeepUpper, set(&[(1, 0), (2, 0), (3, 1), (4, 3)])),
+        (ReciprocalPolicy::Weaker, set(&[(0, 1), (2, 0), (3, 1), (4, 3)])),
         (
             ReciprocalPolicy::Both,
-            set(&[
-                (0, 1),
-                (1, 0),
-                (0, 2),
-                (2, 0),
-                (1, 3),
-                (3, 1),
-                (3, 4),
-                (4, 3),
-            ]),
+            set(&[(0, 1), (1, 0), (0, 2), (2, 0), (1, 3), (3, 1), (3, 4), (4, 3)]),
         ),
     ];
     for mode in MODES {
@@ -358,11 +302,7 @@ fn remove_reciprocal_random_depends_on_the_seed() {
         let a = nulls::remove_reciprocal(m, ReciprocalPolicy::Random, 0, mode).unwrap();
         let b = nulls::remove_reciprocal(m, ReciprocalPolicy::Random, 1, mode).unwrap();
         assert_ne!(a, b, "{mode:?}");
-        assert_eq!(
-            a.nnz(),
-            b.nnz(),
-            "{mode:?}: one entry of each pair either way"
-        );
+        assert_eq!(a.nnz(), b.nnz(), "{mode:?}: one entry of each pair either way");
     }
 }
 
@@ -404,8 +344,7 @@ fn networks(balance: bool) -> Vec<(String, network::Network, f64)> {
             let text = format!("[network]\nkind = \"{kind}\"\nn_neurons = 300\nconnectivity_proba_ee = 0.3\nbalance = {balance}\ninh_exc_balance = 0.4\n");
             let spec = with_rng(Spec::parse(&text).unwrap(), mode);
             for seed in [0, 5] {
-                let net =
-                    experiment::build_network(&spec, None, &spec.conditions[0], seed).unwrap();
+                let net = experiment::build_network(&spec, None, &spec.conditions[0], seed).unwrap();
                 out.push((format!("{kind} {mode:?} seed {seed}"), net, 0.4));
             }
         }
@@ -418,15 +357,9 @@ fn assert_dale(what: &str, w: &Csr, n_exc: usize) -> (usize, usize) {
     let (mut pos, mut neg) = (0, 0);
     for (i, j, v) in triplets(w) {
         if j < n_exc {
-            assert!(
-                v >= 0.0,
-                "{what}: W[{i}][{j}] = {v} from an excitatory neuron"
-            );
+            assert!(v >= 0.0, "{what}: W[{i}][{j}] = {v} from an excitatory neuron");
         } else {
-            assert!(
-                v <= 0.0,
-                "{what}: W[{i}][{j}] = {v} from an inhibitory neuron"
-            );
+            assert!(v <= 0.0, "{what}: W[{i}][{j}] = {v} from an inhibitory neuron");
         }
         pos += (v > 0.0) as usize;
         neg += (v < 0.0) as usize;
@@ -468,10 +401,7 @@ fn dale_law_and_balance_hold_for_every_kind_and_mode() {
         let (pos, neg) = assert_dale(what, &w, net.n_exc);
         assert!(pos > 0 && neg > 0, "{what}: has both signs");
         let (rows, bad) = balance_violations(&w, net.n_exc, *b);
-        assert!(
-            rows > net.n / 2,
-            "{what}: most rows have inhibitory input ({rows})"
-        );
+        assert!(rows > net.n / 2, "{what}: most rows have inhibitory input ({rows})");
         assert_eq!(bad, 0, "{what}: {bad} of {rows} rows unbalanced");
     }
 }
@@ -492,10 +422,8 @@ fn without_balance_the_inputs_are_not_balanced() {
 #[test]
 fn feedforward_excitatory_block_is_strictly_upper_triangular() {
     for mode in MODES {
-        let ff = Spec::parse(
-            "[network]\nkind = \"feedforward\"\nn_neurons = 300\nconnectivity_proba_ee = 0.3\n",
-        )
-        .unwrap();
+        let ff =
+            Spec::parse("[network]\nkind = \"feedforward\"\nn_neurons = 300\nconnectivity_proba_ee = 0.3\n").unwrap();
         let rnd = Spec::parse("[network]\nkind = \"random\"\nn_neurons = 300\n").unwrap();
         for seed in [0, 1, 9] {
             let spec = with_rng(ff.clone(), mode);
@@ -543,10 +471,7 @@ fn observed_network_embeds_the_condition_matrix() {
     ];
     for mode in MODES {
         for r in [0.15, 0.3] {
-            let spec = with_rng(
-                microns_spec(&format!("[network]\nr_inhibitory = {r}\n")),
-                mode,
-            );
+            let spec = with_rng(microns_spec(&format!("[network]\nr_inhibitory = {r}\n")), mode);
             for nulls in chains {
                 let cond = condition(nulls);
                 for seed in [0, 4] {
@@ -579,8 +504,7 @@ fn observed_network_embeds_the_condition_matrix() {
                     assert_eq!(net.nnz_ee, Some(count_positive(&m)), "{what}");
                     assert_eq!(net.reciprocal, Some(recip), "{what}");
                     assert_eq!(net.reciprocal, Some(count_reciprocal(&m)), "{what}");
-                    if nulls.iter().any(|n| n.starts_with("remove_reciprocal")) && nulls.len() == 1
-                    {
+                    if nulls.iter().any(|n| n.starts_with("remove_reciprocal")) && nulls.len() == 1 {
                         assert_eq!(net.reciprocal, Some(diagonal_count(&c.matrix)), "{what}");
                     }
                 }
@@ -609,17 +533,13 @@ fn sparse_and_dense_kernels_agree_on_the_observed_network() {
             for kernel in [KernelChoice::Dense, KernelChoice::Sparse] {
                 let mut spec = with_rng(microns_spec(""), mode);
                 spec.kernel = kernel;
-                let (net, resp) =
-                    experiment::simulate_run(&spec, Some(connectome()), &cond, 0, &record).unwrap();
+                let (net, resp) = experiment::simulate_run(&spec, Some(connectome()), &cond, 0, &record).unwrap();
                 assert!(net.n > 400);
                 runs.push(resp);
             }
             let what = format!("{nulls:?} {mode:?}");
             let (d, s) = (&runs[0], &runs[1]);
-            assert!(
-                d.returned,
-                "{what}: the observed network returns to baseline"
-            );
+            assert!(d.returned, "{what}: the observed network returns to baseline");
             assert_eq!(d.delta_t, s.delta_t, "{what}: ΔT");
             assert_eq!(
                 (d.returned, d.diverged, d.t_end),
@@ -645,16 +565,10 @@ fn sparse_and_dense_kernels_agree_on_the_observed_network() {
             }
             assert!(nonzero > 0, "{what}: recorded neurons are active");
             for (k, (&a, &b)) in td.exc_mean.iter().zip(&ts.exc_mean).enumerate() {
-                assert!(
-                    rel_close(a, b, 1e-12),
-                    "{what}: exc_mean step {k}: {a} vs {b}"
-                );
+                assert!(rel_close(a, b, 1e-12), "{what}: exc_mean step {k}: {a} vs {b}");
             }
             for (k, (&a, &b)) in td.inh_mean.iter().zip(&ts.inh_mean).enumerate() {
-                assert!(
-                    rel_close(a, b, 1e-12),
-                    "{what}: inh_mean step {k}: {a} vs {b}"
-                );
+                assert!(rel_close(a, b, 1e-12), "{what}: inh_mean step {k}: {a} vs {b}");
             }
         }
     }
@@ -679,7 +593,9 @@ fn results_do_not_depend_on_tracing() {
         trace: true,
         neurons: vec![0, 3],
     };
-    let observed = microns_spec("[[condition]]\nname = \"observed\"\n[[condition]]\nname = \"shuffled\"\nnulls = [\"shuffle_connections\"]\n");
+    let observed = microns_spec(
+        "[[condition]]\nname = \"observed\"\n[[condition]]\nname = \"shuffled\"\nnulls = [\"shuffle_connections\"]\n",
+    );
     let mut cases: Vec<(Spec, Option<&Connectome>)> = Vec::new();
     for mode in MODES {
         cases.push((with_rng(observed.clone(), mode), Some(connectome())));
@@ -702,8 +618,7 @@ fn results_do_not_depend_on_tracing() {
                     spec.network.rng,
                     cond.name
                 );
-                let (_, plain) =
-                    experiment::simulate_run(spec, *c, cond, seed, &Record::default()).unwrap();
+                let (_, plain) = experiment::simulate_run(spec, *c, cond, seed, &Record::default()).unwrap();
                 let (_, with) = experiment::simulate_run(spec, *c, cond, seed, &traced).unwrap();
                 assert!(plain.trace.is_none() && with.trace.is_some(), "{what}");
                 assert_eq!(outcome(&plain), outcome(&with), "{what}");
@@ -740,25 +655,15 @@ fn fast_rng_builds_a_large_sparse_network() {
     assert_eq!((net.n, w.n_rows, w.n_cols), (n, n, n));
     assert_eq!(net.n_exc, 17_000);
     let density = w.nnz() as f64 / (n as f64 * (n - 1) as f64);
-    assert!(
-        (density / p - 1.0).abs() < 0.03,
-        "density {density} vs p = {p}"
-    );
+    assert!((density / p - 1.0).abs() < 0.03, "density {density} vs p = {p}");
     assert!((0..n).all(|i| w.get(i, i) == 0.0), "no autapses");
     let (pos, neg) = assert_dale("fast n = 20000", w, net.n_exc);
     assert!(pos > 0 && neg > 0);
     let (rows, bad) = balance_violations(w, net.n_exc, spec.inh_exc_balance);
-    assert!(
-        rows > n * 9 / 10,
-        "most rows have inhibitory input ({rows})"
-    );
+    assert!(rows > n * 9 / 10, "most rows have inhibitory input ({rows})");
     assert_eq!(bad, 0, "{bad} of {rows} rows unbalanced");
     // Row densities of the E and I columns both follow p.
-    let exc = w
-        .indices
-        .iter()
-        .filter(|&&j| (j as usize) < net.n_exc)
-        .count() as f64;
+    let exc = w.indices.iter().filter(|&&j| (j as usize) < net.n_exc).count() as f64;
     let inh = (w.nnz() as f64) - exc;
     let exc_pairs = n as f64 * net.n_exc as f64 - net.n_exc as f64;
     let inh_pairs = n as f64 * (n - net.n_exc) as f64 - (n - net.n_exc) as f64;

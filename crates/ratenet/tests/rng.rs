@@ -7,19 +7,12 @@ use ratenet::network::{self, NetworkKind, NetworkSpec, RngMode};
 use serde_json::Value;
 
 fn fixtures() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/rng_streams.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rng_streams.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn u64s(v: &Value) -> Vec<u64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap())
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect()
 }
 
 fn bits(xs: impl IntoIterator<Item = f64>) -> Vec<u64> {
@@ -35,10 +28,7 @@ fn python_random_streams_match_cpython() {
         .map(|c| c["seed"].as_str().unwrap().parse().unwrap())
         .collect();
     // The fixture covers the seeding paths: one word, two words, negative.
-    assert!(
-        seeds.iter().any(|&s| s >= 1 << 32),
-        "a seed of several 32-bit words"
-    );
+    assert!(seeds.iter().any(|&s| s >= 1 << 32), "a seed of several 32-bit words");
     assert!(seeds.iter().any(|&s| s < 0), "a negative seed");
     for (c, &seed) in cases.iter().zip(&seeds) {
         let want_u32 = u64s(&c["u32"]);
@@ -106,10 +96,7 @@ fn erdos_renyi_edges_match_networkx() {
             .collect();
         want.sort_unstable();
         let got = erdos_renyi_edges(n, p, seed);
-        assert_eq!(
-            got, want,
-            "erdos_renyi_graph({n}, {p}, seed={seed}, directed=True)"
-        );
+        assert_eq!(got, want, "erdos_renyi_graph({n}, {p}, seed={seed}, directed=True)");
         if p <= 0.0 {
             saw.0 = true;
             assert!(got.is_empty());
@@ -118,17 +105,10 @@ fn erdos_renyi_edges_match_networkx() {
             assert_eq!(got.len(), n * (n - 1));
         } else {
             saw.2 = true;
-            assert!(
-                !got.is_empty() && got.len() < n * (n - 1),
-                "a proper random graph"
-            );
+            assert!(!got.is_empty() && got.len() < n * (n - 1), "a proper random graph");
         }
     }
-    assert_eq!(
-        saw,
-        (true, true, true),
-        "fixtures cover p = 0, p = 1 and 0 < p < 1"
-    );
+    assert_eq!(saw, (true, true, true), "fixtures cover p = 0, p = 1 and 0 < p < 1");
 }
 
 #[test]
@@ -136,9 +116,7 @@ fn numpy_random_state_streams_match_numpy() {
     let fx = fixtures();
     let cases = fx["numpy"].as_array().unwrap();
     assert!(
-        cases
-            .iter()
-            .any(|c| c["seed"].as_u64() == Some((1 << 32) - 1)),
+        cases.iter().any(|c| c["seed"].as_u64() == Some((1 << 32) - 1)),
         "the largest seed numpy takes"
     );
     for c in cases {
@@ -168,10 +146,7 @@ fn numpy_random_state_streams_match_numpy() {
             let m: usize = m.parse().unwrap();
             let want = u64s(want);
             let mut a: Vec<u64> = (0..m as u64).collect();
-            NumpyRandomState::new(seed)
-                .unwrap()
-                .shuffle(&mut a)
-                .unwrap();
+            NumpyRandomState::new(seed).unwrap().shuffle(&mut a).unwrap();
             let head = m.min(50);
             assert_eq!(
                 &a[..head],
@@ -180,12 +155,7 @@ fn numpy_random_state_streams_match_numpy() {
             );
             let sum: u64 = a.iter().sum();
             assert_eq!(sum, want[head], "shuffle(arange({m})): still a permutation");
-            let dot = a
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| i as u128 * x as u128)
-                .sum::<u128>()
-                % 1_000_000_007;
+            let dot = a.iter().enumerate().map(|(i, &x)| i as u128 * x as u128).sum::<u128>() % 1_000_000_007;
             assert_eq!(
                 dot as u64,
                 want[head + 1],
@@ -205,19 +175,13 @@ fn numpy_random_state_refuses_seeds_numpy_refuses() {
             Ok(_) => panic!("RandomState({seed}) must be refused"),
             Err(e) => {
                 let msg = e.message();
-                assert!(
-                    msg.contains(&seed.to_string()),
-                    "message names the seed {seed}: {msg}"
-                );
+                assert!(msg.contains(&seed.to_string()), "message names the seed {seed}: {msg}");
                 assert!(!msg.contains('\n'), "one line: {msg}");
             }
         }
     }
     for seed in [0i128, 1, (1 << 32) - 1] {
-        assert!(
-            NumpyRandomState::new(seed).is_ok(),
-            "RandomState({seed}) is valid"
-        );
+        assert!(NumpyRandomState::new(seed).is_ok(), "RandomState({seed}) is valid");
     }
 }
 

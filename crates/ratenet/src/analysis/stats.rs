@@ -67,13 +67,7 @@ pub fn describe(x: &[f64]) -> Describe {
 ///
 /// Returns `(low, high)`, or `None` when either side has fewer than
 /// [`MIN_PER_SIDE`] values, `resamples` is 0 or `level` is not inside (0, 1).
-pub fn bootstrap_mean_diff_ci(
-    x: &[f64],
-    y: &[f64],
-    resamples: usize,
-    seed: u64,
-    level: f64,
-) -> Option<(f64, f64)> {
+pub fn bootstrap_mean_diff_ci(x: &[f64], y: &[f64], resamples: usize, seed: u64, level: f64) -> Option<(f64, f64)> {
     if !enough(x, y) || resamples == 0 || !(level > 0.0 && level < 1.0) {
         return None;
     }
@@ -400,9 +394,7 @@ mod tests {
 
     const X1: [f64; 7] = [1.2, 3.4, 2.2, 5.1, 4.4, 2.2, 0.7];
     const Y1: [f64; 9] = [2.0, 2.2, 3.9, 6.1, 5.5, 4.4, 3.3, 7.0, 2.2];
-    const X2: [f64; 12] = [
-        0.31, -1.2, 0.05, 2.4, 0.9, 1.7, -0.4, 0.05, 3.3, 1.1, 0.6, 2.0,
-    ];
+    const X2: [f64; 12] = [0.31, -1.2, 0.05, 2.4, 0.9, 1.7, -0.4, 0.05, 3.3, 1.1, 0.6, 2.0];
     const Y2: [f64; 5] = [-0.5, 0.05, -2.1, 0.3, -0.9];
 
     fn close(actual: f64, expected: f64, rel: f64) -> bool {
@@ -411,10 +403,7 @@ mod tests {
 
     #[track_caller]
     fn assert_close(actual: f64, expected: f64) {
-        assert!(
-            close(actual, expected, 1e-12),
-            "got {actual:e}, expected {expected:e}"
-        );
+        assert!(close(actual, expected, 1e-12), "got {actual:e}, expected {expected:e}");
     }
 
     fn x3() -> Vec<f64> {
@@ -536,14 +525,7 @@ mod tests {
 
     #[test]
     fn mann_whitney_matches_scipy_in_both_orders() {
-        for MwCase {
-            x,
-            y,
-            u_xy,
-            u_yx,
-            p,
-        } in mann_whitney_cases()
-        {
+        for MwCase { x, y, u_xy, u_yx, p } in mann_whitney_cases() {
             let a = mann_whitney_u(&x, &y).unwrap();
             let b = mann_whitney_u(&y, &x).unwrap();
             assert_eq!(a.u, u_xy, "U of {x:?} vs {y:?}");
@@ -567,11 +549,7 @@ mod tests {
     fn fewer_than_two_on_a_side_is_none() {
         let one = [1.0];
         let two = [1.0, 2.0];
-        for (x, y) in [
-            (&one[..], &two[..]),
-            (&two[..], &one[..]),
-            (&[][..], &two[..]),
-        ] {
+        for (x, y) in [(&one[..], &two[..]), (&two[..], &one[..]), (&[][..], &two[..])] {
             assert!(mann_whitney_u(x, y).is_none());
             assert!(cliffs_delta(x, y).is_none());
             assert!(cohens_d(x, y).is_none());

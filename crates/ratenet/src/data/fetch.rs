@@ -72,10 +72,7 @@ pub fn resolve_in(cache: &Path, source: &str, sha256: Option<&str>, key: &str) -
     if !is_url(source) {
         return local(source, key);
     }
-    let expected = sha256
-        .map(normalize_digest)
-        .transpose()
-        .map_err(|e| e.context(key))?;
+    let expected = sha256.map(normalize_digest).transpose().map_err(|e| e.context(key))?;
     let path = cached_path(cache, source);
     if path.is_file() {
         if let Some(want) = &expected {
@@ -174,12 +171,8 @@ fn download(url: &str, dest: &Path, expected: Option<&str>, key: &str) -> Result
         )
     };
     let dir = dest.parent().expect("cached paths have a folder");
-    fs::create_dir_all(dir)
-        .map_err(|e| err!("{key}: cannot create cache folder {} ({e})", dir.display()))?;
-    let name = dest
-        .file_name()
-        .expect("cached paths have a name")
-        .to_string_lossy();
+    fs::create_dir_all(dir).map_err(|e| err!("{key}: cannot create cache folder {} ({e})", dir.display()))?;
+    let name = dest.file_name().expect("cached paths have a name").to_string_lossy();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -189,20 +182,16 @@ fn download(url: &str, dest: &Path, expected: Option<&str>, key: &str) -> Result
         .write(true)
         .create_new(true)
         .open(&tmp)
-        .map_err(|e| {
-            err!(
-                "{key}: cannot write to cache folder {} ({e})",
-                dir.display()
-            )
-        })?;
+        .map_err(|e| err!("{key}: cannot write to cache folder {} ({e})", dir.display()))?;
     let mut guard = TempGuard(Some(&tmp));
 
-    eprintln!("downloading {url} …");
     let config = ureq::Agent::config_builder()
         .timeout_connect(Some(CONNECT_TIMEOUT))
         .build();
     let agent: ureq::Agent = config.into();
     let response = agent.get(url).call().map_err(|e| offline(&e))?;
+    // Said only once the server answered, so that offline the error stays the one line.
+    eprintln!("downloading {url} …");
     // A streaming reader: `read_to_vec` would stop at ureq's 10 MB limit.
     let mut body = response.into_body().into_reader();
     let mut out = HashingWriter {
@@ -224,8 +213,7 @@ fn download(url: &str, dest: &Path, expected: Option<&str>, key: &str) -> Result
             bail!("{key}: download of {url} has sha256 {got}, expected {want}; refusing to use it");
         }
     }
-    fs::rename(&tmp, dest)
-        .map_err(|e| err!("{key}: cannot move download into {} ({e})", dest.display()))?;
+    fs::rename(&tmp, dest).map_err(|e| err!("{key}: cannot move download into {} ({e})", dest.display()))?;
     guard.0 = None;
     Ok(())
 }
@@ -278,9 +266,7 @@ mod tests {
             let mut served = 0;
             for (status, body) in responses {
                 let (stream, _) = listener.accept().unwrap();
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(10)))
-                    .unwrap();
+                stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                 let mut reader = BufReader::new(stream);
                 let mut line = String::new();
                 while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
@@ -335,9 +321,7 @@ mod tests {
         assert_eq!(resolve(s, None, "data.cells").unwrap(), p);
         assert_eq!(resolve_in(dir.path(), s, None, "data.cells").unwrap(), p);
         let missing = dir.path().join("none.feather");
-        let e = resolve(missing.to_str().unwrap(), None, KEY)
-            .unwrap_err()
-            .to_string();
+        let e = resolve(missing.to_str().unwrap(), None, KEY).unwrap_err().to_string();
         assert_eq!(e, format!("{KEY}: no such file '{}'", missing.display()));
     }
 
@@ -382,10 +366,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         server.join().unwrap();
-        assert!(
-            e.starts_with(&format!("{KEY}: download of {url} has sha256 ")),
-            "{e}"
-        );
+        assert!(e.starts_with(&format!("{KEY}: download of {url} has sha256 ")), "{e}");
         assert!(e.contains(&digest(&body)) && e.contains(&wrong), "{e}");
         let path = cached_path(cache.path(), &url);
         assert!(!path.exists());
@@ -401,13 +382,8 @@ mod tests {
     fn failures_say_how_to_work_offline() {
         let cache = tempfile::tempdir().unwrap();
         let url = "http://127.0.0.1:1/x.feather";
-        let e = resolve_in(cache.path(), url, None, KEY)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with(&format!("{KEY}: could not download {url} (")),
-            "{e}"
-        );
+        let e = resolve_in(cache.path(), url, None, KEY).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{KEY}: could not download {url} (")), "{e}");
         assert!(
             e.ends_with(&format!(
                 "); offline? download it by hand and pass the local file with --set {KEY}=PATH"
@@ -418,14 +394,9 @@ mod tests {
 
         let (base, server) = serve(vec![(404, b"gone".to_vec())]);
         let url = format!("{base}/missing.csv");
-        let e = resolve_in(cache.path(), &url, None, KEY)
-            .unwrap_err()
-            .to_string();
+        let e = resolve_in(cache.path(), &url, None, KEY).unwrap_err().to_string();
         server.join().unwrap();
-        assert!(
-            e.starts_with(&format!("{KEY}: could not download {url} (")),
-            "{e}"
-        );
+        assert!(e.starts_with(&format!("{KEY}: could not download {url} (")), "{e}");
         assert!(e.contains("404") && e.contains("--set"), "{e}");
         let path = cached_path(cache.path(), &url);
         assert!(!path.exists());
@@ -444,10 +415,7 @@ mod tests {
         assert_eq!(basename("https://host/.."), "download");
         assert_eq!(basename("https://h/my%20file:x.csv"), "my_20file_x.csv");
         let c = Path::new("/c");
-        assert_ne!(
-            cached_path(c, "https://a/x.csv"),
-            cached_path(c, "https://b/x.csv")
-        );
+        assert_ne!(cached_path(c, "https://a/x.csv"), cached_path(c, "https://b/x.csv"));
         assert!(is_url("HTTPS://x/y") && is_url("http://x") && !is_url("data/http.csv"));
     }
 
@@ -460,9 +428,7 @@ mod tests {
             sha256_file(&p).unwrap(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-        let e = sha256_file(&dir.path().join("none"))
-            .unwrap_err()
-            .to_string();
+        let e = sha256_file(&dir.path().join("none")).unwrap_err().to_string();
         assert!(e.ends_with("none: no such file"), "{e}");
     }
 

@@ -132,7 +132,12 @@ impl Connectome {
         let cell_table = Table::read(cells, Some(&cell_cols))?;
         let mask = spec.select.mask(&cell_table)?;
         let cell_ids = cell_table.ids(&spec.cell_id_column)?;
-        let selected: HashSet<i64> = cell_ids.iter().zip(&mask).filter(|(_, &m)| m).map(|(&id, _)| id).collect();
+        let selected: HashSet<i64> = cell_ids
+            .iter()
+            .zip(&mask)
+            .filter(|(_, &m)| m)
+            .map(|(&id, _)| id)
+            .collect();
         if selected.is_empty() {
             bail!(
                 "{}: the selection {} keeps no cell (data.select)",
@@ -140,12 +145,24 @@ impl Connectome {
                 spec.select.describe()
             );
         }
-        let syn_cols = [spec.pre_column.as_str(), spec.post_column.as_str(), spec.size_column.as_str()];
+        let syn_cols = [
+            spec.pre_column.as_str(),
+            spec.post_column.as_str(),
+            spec.size_column.as_str(),
+        ];
         let syn = Table::read(synapses, Some(&syn_cols))?;
         let pre = syn.ids(&spec.pre_column)?;
         let post = syn.ids(&spec.post_column)?;
         let size = syn.floats(&spec.size_column)?;
-        let c = Self::from_synapses(&pre, &post, &size, &selected, spec.min_synapses, spec.aggregate, spec.scale);
+        let c = Self::from_synapses(
+            &pre,
+            &post,
+            &size,
+            &selected,
+            spec.min_synapses,
+            spec.aggregate,
+            spec.scale,
+        );
         if c.n() == 0 {
             bail!(
                 "{}: no neuron is left after selection {} and min_synapses = {} (data.select, data.min_synapses)",
@@ -175,7 +192,11 @@ impl Connectome {
                 *ends.entry(b).or_default() += 1;
             }
         }
-        let kept: HashSet<i64> = ends.into_iter().filter(|&(_, c)| c >= min_synapses).map(|(id, _)| id).collect();
+        let kept: HashSet<i64> = ends
+            .into_iter()
+            .filter(|&(_, c)| c >= min_synapses)
+            .map(|(id, _)| id)
+            .collect();
         // The full table filtered again with the kept ids, aggregated in row order.
         let mut pairs: HashMap<(i64, i64), (f64, u64)> = HashMap::new();
         let mut pres = BTreeSet::new();
@@ -206,6 +227,9 @@ impl Connectome {
             .collect();
         entries.sort_unstable_by_key(|&(i, j, _)| (i, j));
         let n = ids.len();
-        Connectome { ids, matrix: Csr::from_sorted_triplets(n, n, entries) }
+        Connectome {
+            ids,
+            matrix: Csr::from_sorted_triplets(n, n, entries),
+        }
     }
 }

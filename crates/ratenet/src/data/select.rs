@@ -146,8 +146,14 @@ impl Selection {
             .iter()
             .map(|(c, r)| match r {
                 Rule::In(v) if v.len() == 1 => format!("{c} = {}", v[0]),
-                Rule::In(v) => format!("{c} in [{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")),
-                Rule::Not(v) => format!("{c} not in [{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")),
+                Rule::In(v) => format!(
+                    "{c} in [{}]",
+                    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+                ),
+                Rule::Not(v) => format!(
+                    "{c} not in [{}]",
+                    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+                ),
             })
             .collect();
         format!("{{{}}}", parts.join(", "))

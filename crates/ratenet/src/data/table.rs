@@ -13,8 +13,8 @@ use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    ArrowPrimitiveType, Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
-    Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    ArrowPrimitiveType, Float16Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
+    UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, DataType, Schema};
@@ -99,11 +99,7 @@ impl Column {
     /// Overwrite null entries with the documented placeholder, since Arrow
     /// leaves whatever bytes the writer had there.
     fn blank_nulls(&mut self, valid: &[bool]) {
-        let nulls = valid
-            .iter()
-            .enumerate()
-            .filter(|(_, &ok)| !ok)
-            .map(|(i, _)| i);
+        let nulls = valid.iter().enumerate().filter(|(_, &ok)| !ok).map(|(i, _)| i);
         match self {
             Column::Int(v) => nulls.for_each(|i| v[i] = 0),
             Column::Float(v) => nulls.for_each(|i| v[i] = f64::NAN),
@@ -152,12 +148,7 @@ impl Slot {
 }
 
 /// Extend a lazily materialised validity mask by `len` entries.
-fn merge_validity(
-    mask: &mut Option<Vec<bool>>,
-    before: usize,
-    len: usize,
-    part: Option<Vec<bool>>,
-) {
+fn merge_validity(mask: &mut Option<Vec<bool>>, before: usize, len: usize, part: Option<Vec<bool>>) {
     match (mask.as_mut(), part) {
         (Some(m), Some(p)) => m.extend(p),
         (Some(m), None) => m.resize(before + len, true),
@@ -194,13 +185,7 @@ where
     T: ArrowPrimitiveType,
     T::Native: Into<i64>,
 {
-    Column::Int(
-        a.as_primitive::<T>()
-            .values()
-            .iter()
-            .map(|&x| x.into())
-            .collect(),
-    )
+    Column::Int(a.as_primitive::<T>().values().iter().map(|&x| x.into()).collect())
 }
 
 fn floats<T>(a: &dyn Array) -> Column
@@ -208,13 +193,7 @@ where
     T: ArrowPrimitiveType,
     T::Native: Into<f64>,
 {
-    Column::Float(
-        a.as_primitive::<T>()
-            .values()
-            .iter()
-            .map(|&x| x.into())
-            .collect(),
-    )
+    Column::Float(a.as_primitive::<T>().values().iter().map(|&x| x.into()).collect())
 }
 
 fn strs<'a>(it: impl Iterator<Item = Option<&'a str>>) -> Column {
@@ -259,9 +238,7 @@ fn convert(a: &dyn Array) -> std::result::Result<(Column, Option<Vec<bool>>), St
         DataType::Utf8 => strs(a.as_string::<i32>().iter()),
         DataType::LargeUtf8 => strs(a.as_string::<i64>().iter()),
         DataType::Utf8View => strs(a.as_string_view().iter()),
-        DataType::Boolean => {
-            Column::Bool(a.as_boolean().iter().map(|b| b.unwrap_or(false)).collect())
-        }
+        DataType::Boolean => Column::Bool(a.as_boolean().iter().map(|b| b.unwrap_or(false)).collect()),
         DataType::Dictionary(_, _) => {
             let d = a.as_any_dictionary();
             if d.values().is_empty() {
@@ -370,19 +347,13 @@ impl Table {
 
     /// Build a table from columns already in memory (no nulls); `source`
     /// names it in messages. All columns must have the same length.
-    pub fn from_columns(
-        source: impl Into<String>,
-        columns: Vec<(String, Column)>,
-    ) -> Result<Table> {
+    pub fn from_columns(source: impl Into<String>, columns: Vec<(String, Column)>) -> Result<Table> {
         let path = source.into();
         let nrows = columns.first().map_or(0, |(_, c)| c.len());
         let mut slots = Vec::with_capacity(columns.len());
         for (name, col) in columns {
             if col.len() != nrows {
-                bail!(
-                    "{path}: column '{name}' has {} rows, expected {nrows}",
-                    col.len()
-                );
+                bail!("{path}: column '{name}' has {} rows, expected {nrows}", col.len());
             }
             slots.push(Slot {
                 dtype: col.type_name().to_string(),
@@ -417,11 +388,7 @@ impl Table {
     fn slot(&self, name: &str) -> Result<&Slot> {
         self.slots.iter().find(|s| s.name == name).ok_or_else(|| {
             let names: Vec<String> = self.slots.iter().map(|s| s.name.clone()).collect();
-            err!(
-                "{}: no column '{name}' (columns: {})",
-                self.path,
-                list_names(&names)
-            )
+            err!("{}: no column '{name}' (columns: {})", self.path, list_names(&names))
         })
     }
 
@@ -448,19 +415,13 @@ impl Table {
 
     /// Number of null entries in the column.
     pub fn null_count(&self, name: &str) -> Result<usize> {
-        Ok(self
-            .validity(name)?
-            .map_or(0, |v| v.iter().filter(|&&ok| !ok).count()))
+        Ok(self.validity(name)?.map_or(0, |v| v.iter().filter(|&&ok| !ok).count()))
     }
 
     /// Whether entry `row` of the column is null.
     pub fn is_null(&self, name: &str, row: usize) -> Result<bool> {
         if row >= self.nrows {
-            bail!(
-                "{}: row {row} is out of range ({} rows)",
-                self.path,
-                self.nrows
-            );
+            bail!("{}: row {row} is out of range ({} rows)", self.path, self.nrows);
         }
         Ok(self.validity(name)?.is_some_and(|v| !v[row]))
     }
@@ -514,10 +475,7 @@ impl Table {
                     })
                     .collect()
             }
-            _ => bail!(
-                "{}: column '{name}' has type {dtype}, expected {WHAT}",
-                self.path
-            ),
+            _ => bail!("{}: column '{name}' has type {dtype}, expected {WHAT}", self.path),
         }
     }
 
@@ -585,12 +543,7 @@ impl fmt::Display for Table {
 /// Column names for a message, shortened so a wide table stays one line.
 fn list_names(names: &[String]) -> String {
     const SHOWN: usize = 40;
-    let mut out = names
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut out = names.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
     if names.len() > SHOWN {
         out.push_str(&format!(", … ({} more)", names.len() - SHOWN));
     }
@@ -598,11 +551,7 @@ fn list_names(names: &[String]) -> String {
 }
 
 /// Indices (sorted, in file order) of the requested columns, or `None` for all.
-fn projection(
-    shown: &str,
-    names: &[String],
-    columns: Option<&[&str]>,
-) -> Result<Option<Vec<usize>>> {
+fn projection(shown: &str, names: &[String], columns: Option<&[&str]>) -> Result<Option<Vec<usize>>> {
     let Some(wanted) = columns else {
         return Ok(None);
     };
@@ -662,9 +611,7 @@ fn read_ipc(mut file: File, shown: &str, columns: Option<&[&str]>) -> Result<Tab
     file.seek(SeekFrom::Start(0))
         .map_err(|e| err!("{shown}: cannot read ({e})"))?;
     // A second handle to reopen with a projection once the schema is known.
-    let mut again = file
-        .try_clone()
-        .map_err(|e| err!("{shown}: cannot read ({e})"))?;
+    let mut again = file.try_clone().map_err(|e| err!("{shown}: cannot read ({e})"))?;
     let rewind = move || {
         again
             .seek(SeekFrom::Start(0))
@@ -716,10 +663,7 @@ fn read_parquet(file: File, shown: &str, columns: Option<&[&str]>) -> Result<Tab
         let mask = ProjectionMask::roots(builder.parquet_schema(), idx);
         builder = builder.with_projection(mask);
     }
-    let reader = builder
-        .with_batch_size(PARQUET_BATCH_ROWS)
-        .build()
-        .map_err(bad_pq)?;
+    let reader = builder.with_batch_size(PARQUET_BATCH_ROWS).build().map_err(bad_pq)?;
     let schema = reader.schema();
     collect_batches(shown, &schema, reader, bad)
 }
@@ -729,12 +673,7 @@ fn read_csv(file: File, shown: &str, columns: Option<&[&str]>) -> Result<Table> 
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(BufReader::with_capacity(1 << 16, file));
-    let names: Vec<String> = rdr
-        .headers()
-        .map_err(bad)?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let names: Vec<String> = rdr.headers().map_err(bad)?.iter().map(str::to_string).collect();
     let keep = projection(shown, &names, columns)?.unwrap_or_else(|| (0..names.len()).collect());
     let mut raw: Vec<Vec<String>> = vec![Vec::new(); keep.len()];
     let mut rec = csv::StringRecord::new();
@@ -766,22 +705,13 @@ fn infer_csv(name: &str, values: Vec<String>) -> Slot {
         v.contains(&false).then_some(v)
     };
     let (dtype, data, validity) = if any_present && present().all(|s| s.parse::<i64>().is_ok()) {
-        let col = values
-            .iter()
-            .map(|s| s.trim().parse().unwrap_or(0))
-            .collect();
+        let col = values.iter().map(|s| s.trim().parse().unwrap_or(0)).collect();
         ("Int64", Column::Int(col), validity())
     } else if any_present && present().all(|s| s.parse::<f64>().is_ok()) {
-        let col = values
-            .iter()
-            .map(|s| s.trim().parse().unwrap_or(f64::NAN))
-            .collect();
+        let col = values.iter().map(|s| s.trim().parse().unwrap_or(f64::NAN)).collect();
         ("Float64", Column::Float(col), validity())
     } else if any_present && present().all(is_bool) {
-        let col = values
-            .iter()
-            .map(|s| s.trim().eq_ignore_ascii_case("true"))
-            .collect();
+        let col = values.iter().map(|s| s.trim().eq_ignore_ascii_case("true")).collect();
         ("Boolean", Column::Bool(col), validity())
     } else {
         ("Utf8", Column::Str(values), None)
@@ -802,8 +732,8 @@ mod tests {
     use std::sync::Arc;
 
     use arrow_array::{
-        ArrayRef, BooleanArray, Date32Array, DictionaryArray, Float32Array, Int16Array, Int64Array,
-        Int8Array, StringArray, StringViewArray, UInt32Array, UInt64Array,
+        ArrayRef, BooleanArray, Date32Array, DictionaryArray, Float32Array, Int16Array, Int64Array, Int8Array,
+        StringArray, StringViewArray, UInt32Array, UInt64Array,
     };
     use arrow_ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
     use arrow_ipc::CompressionType;
@@ -848,24 +778,16 @@ mod tests {
         let t = Table::read(&p, Some(&["region", "pt_root_id", "region"])).unwrap();
         assert_eq!(t.names(), vec!["pt_root_id", "region"]);
         assert_eq!(t.nrows(), 91_423);
-        let e = Table::read(&p, Some(&["pt_root_id", "nope"]))
-            .unwrap_err()
-            .to_string();
+        let e = Table::read(&p, Some(&["pt_root_id", "nope"])).unwrap_err().to_string();
         assert!(
-            e.starts_with(&format!(
-                "{}: no column 'nope' (columns: pt_position_x, ",
-                p.display()
-            )),
+            e.starts_with(&format!("{}: no column 'nope' (columns: pt_position_x, ", p.display())),
             "{e}"
         );
         assert!(e.contains("proofreading_strategy"), "{e}");
         let e = t.column("volume").unwrap_err().to_string();
         assert_eq!(
             e,
-            format!(
-                "{}: no column 'volume' (columns: pt_root_id, region)",
-                p.display()
-            )
+            format!("{}: no column 'volume' (columns: pt_root_id, region)", p.display())
         );
     }
 
@@ -894,40 +816,25 @@ mod tests {
 
     #[test]
     fn pinky_csvs() {
-        let t = Table::read(
-            &data("pinky_v185/soma_subgraph_synapses_spines_v185.csv"),
-            None,
-        )
-        .unwrap();
+        let t = Table::read(&data("pinky_v185/soma_subgraph_synapses_spines_v185.csv"), None).unwrap();
         assert_eq!(t.nrows(), 1961);
         assert_eq!(t.floats("cleft_vx").unwrap().iter().sum::<f64>(), 705_597.0);
         assert_eq!(t.ids("pre_root_id").unwrap()[0], 648_518_346_349_539_437);
         assert_eq!(t.ids("pre_root_id").unwrap()[1960], 648_518_346_349_536_680);
         assert_eq!(t.dtype("spine_vol_um3").unwrap(), "Float64");
-        assert_eq!(
-            t.floats("spine_vol_um3").unwrap()[0],
-            0.133_003_961_875_149_26
-        );
+        assert_eq!(t.floats("spine_vol_um3").unwrap()[0], 0.133_003_961_875_149_26);
 
         let c = Table::read(&data("pinky_v185/soma_valence_v185.csv"), None).unwrap();
         assert_eq!(c.nrows(), 456);
         let ty = c.strings("cell_type").unwrap();
         assert_eq!(ty.iter().filter(|s| *s == "e").count(), 362);
         assert_eq!(ty.iter().filter(|s| *s == "i").count(), 34);
-        assert_eq!(
-            c.strings("pt_position").unwrap()[0],
-            "[103860  44385    891]"
-        );
-        assert_eq!(
-            c.strings("pt_position").unwrap()[455],
-            "[67633 56398  1056]"
-        );
+        assert_eq!(c.strings("pt_position").unwrap()[0], "[103860  44385    891]");
+        assert_eq!(c.strings("pt_position").unwrap()[455], "[67633 56398  1056]");
         assert_eq!(c.ids("pt_root_id").unwrap()[0], 648_518_346_349_540_057);
         let e = c.ids("cell_type").unwrap_err().to_string();
         assert!(
-            e.ends_with(
-                "soma_valence_v185.csv: column 'cell_type' has type Utf8, expected integer ids"
-            ),
+            e.ends_with("soma_valence_v185.csv: column 'cell_type' has type Utf8, expected integer ids"),
             "{e}"
         );
     }
@@ -939,11 +846,7 @@ mod tests {
         assert_eq!(g.ids("weight").unwrap().iter().sum::<i64>(), 163_188);
         assert_eq!(g.ids("i").unwrap().iter().max(), Some(&6547));
         assert_eq!(g.ids("j").unwrap().iter().max(), Some(&6547));
-        let n = Table::read(
-            &data("minnie65_graph/mouse_basic_neuron_info.csv"),
-            Some(&["id"]),
-        )
-        .unwrap();
+        let n = Table::read(&data("minnie65_graph/mouse_basic_neuron_info.csv"), Some(&["id"])).unwrap();
         assert_eq!(n.nrows(), 6548);
         assert_eq!(n.ids("id").unwrap()[6547], 864_691_137_197_169_473);
     }
@@ -972,19 +875,13 @@ mod tests {
                     Arc::new(Int16Array::from(vec![b * 10 - 1, b * 10 + 1])),
                     Arc::new(UInt32Array::from(vec![4_000_000_000 + b as u32, 7])),
                     Arc::new(Float32Array::from(vec![1.5 + b as f32, 2.0])),
-                    Arc::new(Int64Array::from(vec![
-                        648_518_346_349_539_437 + b as i64,
-                        -1,
-                    ])),
+                    Arc::new(Int64Array::from(vec![648_518_346_349_539_437 + b as i64, -1])),
                     Arc::new(UInt64Array::from(vec![Some(b as u64), None])),
                     Arc::new(StringArray::from(vec![
                         Some("a b"),
                         if b == 1 { None } else { Some("") },
                     ])),
-                    Arc::new(StringViewArray::from(vec![
-                        "v",
-                        "a much longer string in the view",
-                    ])),
+                    Arc::new(StringViewArray::from(vec!["v", "a much longer string in the view"])),
                     Arc::new(
                         DictionaryArray::<Int8Type>::try_new(
                             Int8Array::from(vec![Some(1), if b == 2 { None } else { Some(2) }]),
@@ -1004,19 +901,10 @@ mod tests {
     fn check_sample(t: &Table) {
         assert_eq!(t.nrows(), 6);
         assert_eq!(t.ids("pre").unwrap(), vec![-1, 1, 9, 11, 19, 21]);
-        assert_eq!(
-            t.ids("post").unwrap()[..3],
-            [4_000_000_000, 7, 4_000_000_001]
-        );
-        assert_eq!(
-            t.floats("size").unwrap(),
-            vec![1.5, 2.0, 2.5, 2.0, 3.5, 2.0]
-        );
+        assert_eq!(t.ids("post").unwrap()[..3], [4_000_000_000, 7, 4_000_000_001]);
+        assert_eq!(t.floats("size").unwrap(), vec![1.5, 2.0, 2.5, 2.0, 3.5, 2.0]);
         assert_eq!(t.ids("big").unwrap()[4], 648_518_346_349_539_439);
-        assert_eq!(
-            t.column("u64").unwrap(),
-            &Column::Int(vec![0, 0, 1, 0, 2, 0])
-        );
+        assert_eq!(t.column("u64").unwrap(), &Column::Int(vec![0, 0, 1, 0, 2, 0]));
         assert_eq!(
             t.validity("u64").unwrap(),
             Some(&[true, false, true, false, true, false][..])
@@ -1028,38 +916,21 @@ mod tests {
             e.ends_with("column 'u64' has 3 null values (first at row 1), expected integer ids"),
             "{e}"
         );
-        assert_eq!(
-            t.strings("label").unwrap(),
-            ["a b", "", "a b", "", "a b", ""]
-        );
+        assert_eq!(t.strings("label").unwrap(), ["a b", "", "a b", "", "a b", ""]);
         assert_eq!(t.null_count("label").unwrap(), 1);
         assert!(t.is_null("label", 3).unwrap() && !t.is_null("label", 1).unwrap());
-        assert_eq!(
-            t.strings("view").unwrap()[1],
-            "a much longer string in the view"
-        );
-        assert_eq!(
-            t.strings("cat").unwrap(),
-            ["23P", "BC", "23P", "BC", "23P", ""]
-        );
+        assert_eq!(t.strings("view").unwrap()[1], "a much longer string in the view");
+        assert_eq!(t.strings("cat").unwrap(), ["23P", "BC", "23P", "BC", "23P", ""]);
         assert!(t.is_null("cat", 5).unwrap());
-        assert_eq!(
-            t.bools("flag").unwrap(),
-            [true, true, true, false, true, false]
-        );
+        assert_eq!(t.bools("flag").unwrap(), [true, true, true, false, true, false]);
         let e = t.column("date").unwrap_err().to_string();
-        assert!(
-            e.ends_with("column 'date' has unsupported type Date32"),
-            "{e}"
-        );
+        assert!(e.ends_with("column 'date' has unsupported type Date32"), "{e}");
         assert!(t.names().contains(&"date"));
     }
 
     fn write_ipc(path: &Path, compression: Option<CompressionType>, stream: bool) {
         let (schema, batches) = sample();
-        let opts = IpcWriteOptions::default()
-            .try_with_compression(compression)
-            .unwrap();
+        let opts = IpcWriteOptions::default().try_with_compression(compression).unwrap();
         let f = File::create(path).unwrap();
         if stream {
             let mut w = StreamWriter::try_new_with_options(f, &schema, opts).unwrap();
@@ -1088,13 +959,8 @@ mod tests {
             let t = Table::read(&p, Some(&["size", "pre"])).unwrap();
             assert_eq!(t.names(), ["pre", "size"]);
             assert_eq!(t.ids("pre").unwrap()[5], 21);
-            let e = Table::read(&p, Some(&["pre", "date"]))
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.ends_with("column 'date' has unsupported type Date32"),
-                "{e}"
-            );
+            let e = Table::read(&p, Some(&["pre", "date"])).unwrap_err().to_string();
+            assert!(e.ends_with("column 'date' has unsupported type Date32"), "{e}");
         }
     }
 
@@ -1107,12 +973,7 @@ mod tests {
         let schema = Arc::new(schema.project(&keep).unwrap());
         for name in ["t.parquet", "t.pq"] {
             let p = dir.path().join(name);
-            let mut w = parquet::arrow::ArrowWriter::try_new(
-                File::create(&p).unwrap(),
-                schema.clone(),
-                None,
-            )
-            .unwrap();
+            let mut w = parquet::arrow::ArrowWriter::try_new(File::create(&p).unwrap(), schema.clone(), None).unwrap();
             for b in &batches {
                 w.write(&b.project(&keep).unwrap()).unwrap();
             }
@@ -1122,10 +983,7 @@ mod tests {
             assert_eq!(t.ids("pre").unwrap(), vec![-1, 1, 9, 11, 19, 21]);
             assert_eq!(t.ids("big").unwrap()[4], 648_518_346_349_539_439);
             assert_eq!(t.floats("size").unwrap()[4], 3.5);
-            assert_eq!(
-                t.strings("cat").unwrap(),
-                ["23P", "BC", "23P", "BC", "23P", ""]
-            );
+            assert_eq!(t.strings("cat").unwrap(), ["23P", "BC", "23P", "BC", "23P", ""]);
             assert_eq!(t.null_count("label").unwrap(), 1);
             let t = Table::read(&p, Some(&["post", "flag"])).unwrap();
             assert_eq!(t.names(), ["post", "flag"]);
@@ -1150,10 +1008,7 @@ mod tests {
         drop(f);
         let t = Table::read(&p, None).unwrap();
         assert_eq!(t.nrows(), 3);
-        assert_eq!(
-            t.ids("id").unwrap(),
-            vec![648_518_346_349_539_437, -5, i64::MAX]
-        );
+        assert_eq!(t.ids("id").unwrap(), vec![648_518_346_349_539_437, -5, i64::MAX]);
         assert_eq!(t.dtype("size").unwrap(), "Float64");
         assert!(t.is_null("size", 1).unwrap());
         assert!(t.floats("size").is_err());
@@ -1180,10 +1035,7 @@ mod tests {
             vec![
                 ("ok".into(), Column::Float(vec![1.0, 2.0])),
                 ("frac".into(), Column::Float(vec![1.0, 2.5])),
-                (
-                    "big".into(),
-                    Column::Float(vec![1.0, 8.646_911_362_747_246e17]),
-                ),
+                ("big".into(), Column::Float(vec![1.0, 8.646_911_362_747_246e17])),
             ],
         )
         .unwrap();
@@ -1196,10 +1048,7 @@ mod tests {
         assert!(t.ids("big").unwrap_err().to_string().contains("above 2^53"));
         let e = Table::from_columns(
             "mem",
-            vec![
-                ("a".into(), Column::Int(vec![1])),
-                ("b".into(), Column::Int(vec![])),
-            ],
+            vec![("a".into(), Column::Int(vec![1])), ("b".into(), Column::Int(vec![]))],
         );
         assert!(e.is_err());
     }
@@ -1215,10 +1064,7 @@ mod tests {
         std::fs::write(&junk, b"this is not arrow at all").unwrap();
         let e = Table::read(&junk, None).unwrap_err().to_string();
         assert!(
-            e.starts_with(&format!(
-                "{}: not a valid Feather/Arrow IPC file (",
-                junk.display()
-            )),
+            e.starts_with(&format!("{}: not a valid Feather/Arrow IPC file (", junk.display())),
             "{e}"
         );
         assert!(!e.contains('\n'), "{e}");
@@ -1247,10 +1093,7 @@ mod tests {
 
         let v1 = dir.path().join("v1.feather");
         std::fs::write(&v1, b"FEA1\0\0\0\0").unwrap();
-        assert!(Table::read(&v1, None)
-            .unwrap_err()
-            .to_string()
-            .contains("Feather v1"));
+        assert!(Table::read(&v1, None).unwrap_err().to_string().contains("Feather v1"));
 
         let ragged = dir.path().join("ragged.csv");
         std::fs::write(&ragged, "a,b\n1,2\n3\n").unwrap();
@@ -1260,9 +1103,7 @@ mod tests {
             "{e}"
         );
 
-        let e = Table::read(Path::new("x/cells.xlsx"), None)
-            .unwrap_err()
-            .to_string();
+        let e = Table::read(Path::new("x/cells.xlsx"), None).unwrap_err().to_string();
         assert!(
             e.starts_with("x/cells.xlsx: unknown table format (supported extensions: .feather"),
             "{e}"

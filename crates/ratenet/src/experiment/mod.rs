@@ -21,14 +21,24 @@ pub fn load_connectome(spec: &Spec) -> Result<Option<Connectome>> {
 }
 
 /// The E–E matrix of a condition for a seed (its null models applied).
-pub fn condition_matrix(spec: &Spec, connectome: Option<&Connectome>, condition: &Condition, seed: u64) -> Result<Option<Csr>> {
+pub fn condition_matrix(
+    spec: &Spec,
+    connectome: Option<&Connectome>,
+    condition: &Condition,
+    seed: u64,
+) -> Result<Option<Csr>> {
     connectome
         .map(|c| nulls::apply_chain(&c.matrix, &condition.nulls, seed, spec.network.rng))
         .transpose()
 }
 
 /// Build the network of one run.
-pub fn build_network(spec: &Spec, connectome: Option<&Connectome>, condition: &Condition, seed: u64) -> Result<Network> {
+pub fn build_network(
+    spec: &Spec,
+    connectome: Option<&Connectome>,
+    condition: &Condition,
+    seed: u64,
+) -> Result<Network> {
     let ee = condition_matrix(spec, connectome, condition, seed)?;
     network::build(&spec.network, ee.as_ref(), seed)
 }
@@ -46,7 +56,13 @@ pub fn simulate_run(
     let ee = condition_matrix(spec, connectome, condition, seed)?;
     let parts = network::build::build_parts(&spec.network, ee.as_ref(), seed)?;
     let net = parts.network();
-    let schedule = Schedule::new(&spec.simulation, &spec.stimulus, net.n, net.n_exc, spec.network.r_inhibitory)?;
+    let schedule = Schedule::new(
+        &spec.simulation,
+        &spec.stimulus,
+        net.n,
+        net.n_exc,
+        spec.network.r_inhibitory,
+    )?;
     let resp = match spec.kernel {
         KernelChoice::Auto => {
             let mut v = sim::batch::simulate_batch(&[&parts], &schedule, &spec.simulation, &spec.metric, record);

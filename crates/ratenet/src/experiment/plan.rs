@@ -44,7 +44,10 @@ impl Plan {
         let keys: Vec<String> = spec.sweep.params.iter().map(|(k, _)| k.clone()).collect();
         let mut grid: Vec<Vec<f64>> = vec![vec![]];
         for (_, vals) in &spec.sweep.params {
-            grid = grid.into_iter().flat_map(|p| vals.iter().map(move |&v| [p.clone(), vec![v]].concat())).collect();
+            grid = grid
+                .into_iter()
+                .flat_map(|p| vals.iter().map(move |&v| [p.clone(), vec![v]].concat()))
+                .collect();
         }
         let mut points = Vec::with_capacity(grid.len());
         for values in grid {
@@ -58,7 +61,12 @@ impl Plan {
         for p in 0..points.len() {
             for c in 0..spec.conditions.len() {
                 for &seed in &spec.sweep.seeds {
-                    runs.push(RunId { index: runs.len(), point: p, condition: c, seed });
+                    runs.push(RunId {
+                        index: runs.len(),
+                        point: p,
+                        condition: c,
+                        seed,
+                    });
                 }
             }
         }
@@ -94,7 +102,10 @@ impl Shard {
             (id.checked_sub(min).ok_or_else(bad)?, var("SLURM_ARRAY_TASK_COUNT")?)
         } else {
             let (k, n) = s.split_once('/').ok_or_else(bad)?;
-            (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?)
+            (
+                k.trim().parse().map_err(|_| bad())?,
+                n.trim().parse().map_err(|_| bad())?,
+            )
         };
         if n == 0 || k >= n {
             return Err(bad());

@@ -179,7 +179,10 @@ impl OutputDir {
         let Ok(entries) = fs::read_dir(&shards) else {
             return Ok(rows);
         };
-        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
         files.sort();
         for path in files {
             let text = fs::read_to_string(&path).map_err(|e| err!("{}: cannot read ({e})", path.display()))?;
@@ -195,13 +198,20 @@ impl OutputDir {
                     bail!("{}: run {} is not in this experiment's plan", path.display(), row.index);
                 };
                 if run.seed != row.seed {
-                    bail!("{}: run {} does not match this experiment's plan", path.display(), row.index);
+                    bail!(
+                        "{}: run {} does not match this experiment's plan",
+                        path.display(),
+                        row.index
+                    );
                 }
                 good += line.len();
                 rows.insert(row.index, row);
             }
             if good < text.len() {
-                let f = fs::OpenOptions::new().write(true).open(&path).map_err(|e| err!("{}: {e}", path.display()))?;
+                let f = fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| err!("{}: {e}", path.display()))?;
                 f.set_len(good as u64).map_err(|e| err!("{}: {e}", path.display()))?;
             }
         }
@@ -224,20 +234,28 @@ impl Journal {
             .append(true)
             .open(path)
             .map_err(|e| err!("{}: cannot open for writing ({e})", path.display()))?;
-        Ok(Journal { file, path: path.to_path_buf() })
+        Ok(Journal {
+            file,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Append one row.
     pub fn append(&mut self, row: &Row) -> Result<()> {
         let mut line = serde_json::to_string(row).map_err(|e| err!("{e}"))?;
         line.push('\n');
-        self.file.write_all(line.as_bytes()).map_err(|e| err!("{}: cannot write ({e})", self.path.display()))
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(|e| err!("{}: cannot write ({e})", self.path.display()))
     }
 }
 
 /// Write a file atomically (temporary file + rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
     fs::write(&tmp, bytes).map_err(|e| err!("{}: cannot write ({e})", tmp.display()))?;
     fs::rename(&tmp, path).map_err(|e| err!("{}: cannot write ({e})", path.display()))
 }
@@ -282,7 +300,10 @@ impl Results {
 
     /// Rows of one point and condition.
     pub fn group(&self, point: &[f64], condition: &str) -> Vec<&Row> {
-        self.rows.iter().filter(|r| r.params == point && r.condition == condition).collect()
+        self.rows
+            .iter()
+            .filter(|r| r.params == point && r.condition == condition)
+            .collect()
     }
 
     /// `results.csv`.
@@ -420,11 +441,21 @@ impl Results {
     pub fn results_parquet(&self) -> Result<Vec<u8>> {
         use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array};
         let rows = &self.rows;
-        let f = |g: &dyn Fn(&Row) -> Option<f64>| Arc::new(Float64Array::from(rows.iter().map(g).collect::<Vec<_>>())) as ArrayRef;
-        let u = |g: &dyn Fn(&Row) -> Option<u64>| Arc::new(UInt64Array::from(rows.iter().map(g).collect::<Vec<_>>())) as ArrayRef;
-        let b = |g: &dyn Fn(&Row) -> bool| Arc::new(BooleanArray::from(rows.iter().map(g).collect::<Vec<_>>())) as ArrayRef;
+        let f = |g: &dyn Fn(&Row) -> Option<f64>| {
+            Arc::new(Float64Array::from(rows.iter().map(g).collect::<Vec<_>>())) as ArrayRef
+        };
+        let u = |g: &dyn Fn(&Row) -> Option<u64>| {
+            Arc::new(UInt64Array::from(rows.iter().map(g).collect::<Vec<_>>())) as ArrayRef
+        };
+        let b =
+            |g: &dyn Fn(&Row) -> bool| Arc::new(BooleanArray::from(rows.iter().map(g).collect::<Vec<_>>())) as ArrayRef;
         let mut cols: Vec<(String, ArrayRef)> = vec![
-            ("condition".into(), Arc::new(StringArray::from(rows.iter().map(|r| r.condition.as_str()).collect::<Vec<_>>())) as ArrayRef),
+            (
+                "condition".into(),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.condition.as_str()).collect::<Vec<_>>(),
+                )) as ArrayRef,
+            ),
             ("seed".into(), u(&|r| Some(r.seed))),
         ];
         for (k, key) in self.keys.iter().enumerate() {
@@ -445,7 +476,8 @@ impl Results {
         ]);
         let batch = RecordBatch::try_from_iter(cols).map_err(|e| err!("results.parquet: {e}"))?;
         let mut buf = Vec::new();
-        let mut writer = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None).map_err(|e| err!("results.parquet: {e}"))?;
+        let mut writer = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None)
+            .map_err(|e| err!("results.parquet: {e}"))?;
         writer.write(&batch).map_err(|e| err!("results.parquet: {e}"))?;
         writer.close().map_err(|e| err!("results.parquet: {e}"))?;
         Ok(buf)
@@ -506,11 +538,7 @@ mod tests {
             diverged,
             t_end: Some(if delta_t.is_some() { 30.0 } else { 50.0 }),
             peak_exc_mean: Some(100.0),
-            final_exc_mean: if diverged {
-                None
-            } else {
-                Some(1.3650717354014372e-5)
-            },
+            final_exc_mean: if diverged { None } else { Some(1.3650717354014372e-5) },
             reciprocal,
             nnz_ee: reciprocal.map(|_| 7978),
             n_neurons: 444,
@@ -600,10 +628,7 @@ mod tests {
             head.join(","),
             "network.g,condition,n,n_returned,n_diverged,delta_t_mean,delta_t_sd,delta_t_median,delta_t_min,delta_t_max,reciprocal_mean,reciprocal_sd"
         );
-        let keys: Vec<(&str, &str)> = rows
-            .iter()
-            .map(|r| (r[0].as_str(), r[1].as_str()))
-            .collect();
+        let keys: Vec<(&str, &str)> = rows.iter().map(|r| (r[0].as_str(), r[1].as_str())).collect();
         assert_eq!(
             keys,
             [
@@ -642,11 +667,7 @@ mod tests {
             head.join(","),
             "network.g,condition,reference,n,n_reference,n_not_returned,n_reference_not_returned,mean_diff,ci_low,ci_high,mann_whitney_u,p_value,cliffs_delta,cohens_d"
         );
-        assert_eq!(
-            rows.len(),
-            3,
-            "one row per point for the one non-reference condition"
-        );
+        assert_eq!(rows.len(), 3, "one row per point for the one non-reference condition");
         for (r, g) in rows.iter().zip(["1", "2", "3"]) {
             assert_eq!(
                 (r[0].as_str(), r[1].as_str(), r[2].as_str()),
@@ -661,11 +682,7 @@ mod tests {
         check(&head, r, "p_value", Some(0.03038282197657749));
         check(&head, r, "cliffs_delta", Some(-1.0));
         check(&head, r, "cohens_d", Some(-4.3762280641861));
-        let f = |r: &[String], c: &str| -> f64 {
-            r[head.iter().position(|h| h == c).unwrap()]
-                .parse()
-                .unwrap()
-        };
+        let f = |r: &[String], c: &str| -> f64 { r[head.iter().position(|h| h == c).unwrap()].parse().unwrap() };
         let (lo, hi) = (f(r, "ci_low"), f(r, "ci_high"));
         // Bootstrap bounds: inside the range of possible resampled differences
         // (min x − max y, max x − min y) and around the observed difference.

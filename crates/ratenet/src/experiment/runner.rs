@@ -56,7 +56,18 @@ pub fn run_one(plan: &Plan, connectomes: &Connectomes, run: &RunId) -> Result<Ro
     let spec: &Spec = &point.spec;
     let cond = &spec.conditions[run.condition];
     let (net, resp) = simulate_run(spec, connectomes.of(run.point), cond, run.seed, &Record::default())?;
-    Ok(Row::new(run.index, &cond.name, run.seed, &point.values, &resp, net.reciprocal, net.nnz_ee, net.n, net.n_exc, net.nnz()))
+    Ok(Row::new(
+        run.index,
+        &cond.name,
+        run.seed,
+        &point.values,
+        &resp,
+        net.reciprocal,
+        net.nnz_ee,
+        net.n,
+        net.n_exc,
+        net.nnz(),
+    ))
 }
 
 /// Most runs advanced together: four fill an AVX2 register of rates.
@@ -71,13 +82,20 @@ pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId]) -> Vec<Vec<&'a RunId>> {
     let by_seed = plan.points.first().is_some_and(|p| p.spec.conditions.len() > 1);
     let mut groups: Vec<((usize, u64), Vec<&RunId>)> = Vec::new();
     for &r in pending {
-        let key = if by_seed { (r.point, r.seed) } else { (r.point, r.condition as u64) };
+        let key = if by_seed {
+            (r.point, r.seed)
+        } else {
+            (r.point, r.condition as u64)
+        };
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => g.push(r),
             None => groups.push((key, vec![r])),
         }
     }
-    groups.into_iter().flat_map(|(_, g)| g.chunks(MAX_LANES).map(|c| c.to_vec()).collect::<Vec<_>>()).collect()
+    groups
+        .into_iter()
+        .flat_map(|(_, g)| g.chunks(MAX_LANES).map(|c| c.to_vec()).collect::<Vec<_>>())
+        .collect()
 }
 
 /// Simulate a batch of runs of one sweep point into rows (in batch order).
@@ -108,7 +126,10 @@ pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Res
         };
         let p = match connectome {
             None => {
-                let ee = rp.ee.clone().ok_or_else(|| crate::err!("data-free network without an E–E block"))?;
+                let ee = rp
+                    .ee
+                    .clone()
+                    .ok_or_else(|| crate::err!("data-free network without an E–E block"))?;
                 build::parts_with(&spec.network, &rp, ee, None, None)
             }
             Some(c) => {
@@ -118,7 +139,11 @@ pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Res
                     Some((_, b)) => b.clone(),
                     None => {
                         let m = nulls::apply_chain(&c.matrix, &cond.nulls, r.seed, spec.network.rng)?;
-                        let b = EeBlock { t: Arc::new(m.transpose()), reciprocal: nulls::count_reciprocal(&m), nnz: nulls::count_positive(&m) };
+                        let b = EeBlock {
+                            t: Arc::new(m.transpose()),
+                            reciprocal: nulls::count_reciprocal(&m),
+                            nnz: nulls::count_positive(&m),
+                        };
                         ee_cache.push((key, b.clone()));
                         b
                     }
@@ -128,7 +153,13 @@ pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Res
         };
         parts.push(p);
     }
-    let schedule = Schedule::new(&spec.simulation, &spec.stimulus, parts[0].n, parts[0].n_exc, spec.network.r_inhibitory)?;
+    let schedule = Schedule::new(
+        &spec.simulation,
+        &spec.stimulus,
+        parts[0].n,
+        parts[0].n_exc,
+        spec.network.r_inhibitory,
+    )?;
     let lanes: Vec<&Parts> = parts.iter().collect();
     let responses = batch::simulate_batch(&lanes, &schedule, &spec.simulation, &spec.metric, &Record::default());
     Ok(runs
@@ -137,7 +168,18 @@ pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Res
         .zip(&responses)
         .map(|((r, p), resp)| {
             let nnz = p.ee.nnz() + p.exc_inh.nnz() + p.inh_rows.nnz();
-            Row::new(r.index, &spec.conditions[r.condition].name, r.seed, &point.values, resp, p.reciprocal, p.nnz_ee, p.n, p.n_exc, nnz)
+            Row::new(
+                r.index,
+                &spec.conditions[r.condition].name,
+                r.seed,
+                &point.values,
+                resp,
+                p.reciprocal,
+                p.nnz_ee,
+                p.n,
+                p.n_exc,
+                nnz,
+            )
         })
         .collect())
 }

@@ -99,7 +99,11 @@ impl<'a> Section<'a> {
             Some(toml::Value::Table(t)) => Some(t),
             Some(v) => bail!("[{name}]: expected a table, got {}", v.type_str()),
         };
-        Ok(Section { name, t, used: Vec::new() })
+        Ok(Section {
+            name,
+            t,
+            used: Vec::new(),
+        })
     }
 
     fn get(&mut self, key: &'static str) -> Option<&'a toml::Value> {
@@ -149,11 +153,7 @@ impl<'a> Section<'a> {
         if let Some(t) = self.t {
             for k in t.keys() {
                 if !self.used.contains(&k.as_str()) {
-                    bail!(
-                        "[{}]: unknown key '{k}' (known: {})",
-                        self.name,
-                        self.used.join(", ")
-                    );
+                    bail!("[{}]: unknown key '{k}' (known: {})", self.name, self.used.join(", "));
                 }
             }
         }
@@ -178,14 +178,19 @@ pub fn set_key(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<
         bail!("--set {key}: expected section.key=value");
     }
     if parts.len() >= 3 && parts[0] == "data" && parts[1] == "select" {
-        let data = root.entry("data").or_insert_with(|| toml::Value::Table(Default::default()));
+        let data = root
+            .entry("data")
+            .or_insert_with(|| toml::Value::Table(Default::default()));
         if let toml::Value::Table(d) = data {
-            d.entry("select").or_insert_with(|| toml::Value::Table(Selection::default().to_toml()));
+            d.entry("select")
+                .or_insert_with(|| toml::Value::Table(Selection::default().to_toml()));
         }
     }
     let mut t = root;
     for (i, p) in parts[..parts.len() - 1].iter().enumerate() {
-        let e = t.entry(p.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+        let e = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
         t = match e {
             toml::Value::Table(t) => t,
             _ => bail!("--set {key}: '{}' is not a table", parts[..=i].join(".")),
@@ -202,7 +207,10 @@ pub fn parse_seeds(v: &toml::Value) -> Result<Vec<u64>> {
         toml::Value::String(s) => {
             let s = s.trim();
             let (a, b) = s.split_once('-').unwrap_or((s, s));
-            let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+            let (a, b): (u64, u64) = (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            );
             if b < a || b - a > 10_000_000 {
                 return Err(bad());
             }
@@ -228,7 +236,9 @@ impl Spec {
             .parse()
             .map_err(|e: toml::de::Error| err!("{}: not valid TOML: {}", path.display(), e.message().trim()))?;
         for s in sets {
-            let (k, v) = s.split_once('=').ok_or_else(|| err!("--set {s}: expected section.key=value"))?;
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| err!("--set {s}: expected section.key=value"))?;
             set_key(&mut raw, k.trim(), parse_set_value(v.trim()))?;
         }
         Spec::from_table(raw).map_err(|e| e.context(path.display()))
@@ -236,7 +246,9 @@ impl Spec {
 
     /// Parse a spec from TOML text (no file).
     pub fn parse(text: &str) -> Result<Spec> {
-        let raw: toml::Table = text.parse().map_err(|e: toml::de::Error| err!("not valid TOML: {}", e.message().trim()))?;
+        let raw: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| err!("not valid TOML: {}", e.message().trim()))?;
         Spec::from_table(raw)
     }
 
@@ -255,8 +267,18 @@ impl Spec {
     /// Validate and resolve a merged table.
     pub fn from_table(raw: toml::Table) -> Result<Spec> {
         for k in raw.keys() {
-            if !["compat", "data", "network", "simulation", "stimulus", "metric", "condition", "sweep", "output"]
-                .contains(&k.as_str())
+            if ![
+                "compat",
+                "data",
+                "network",
+                "simulation",
+                "stimulus",
+                "metric",
+                "condition",
+                "sweep",
+                "output",
+            ]
+            .contains(&k.as_str())
             {
                 bail!("unknown key '{k}' (known: compat, [data], [network], [simulation], [stimulus], [metric], [[condition]], [sweep], [output])");
             }
@@ -363,7 +385,10 @@ impl Spec {
         };
         m.finish()?;
         if !metric.threshold_ratio.is_finite() {
-            bail!("metric.threshold_ratio = {}: expected a finite number", metric.threshold_ratio);
+            bail!(
+                "metric.threshold_ratio = {}: expected a finite number",
+                metric.threshold_ratio
+            );
         }
         if let Some(x) = metric.divergence_threshold {
             if !(x > 0.0) {
@@ -394,7 +419,10 @@ impl Spec {
                     continue;
                 }
                 if !NUMERIC_KEYS.contains(&k.as_str()) {
-                    bail!("sweep: '{k}' is not a numeric key that can be swept (one of {})", NUMERIC_KEYS.join(", "));
+                    bail!(
+                        "sweep: '{k}' is not a numeric key that can be swept (one of {})",
+                        NUMERIC_KEYS.join(", ")
+                    );
                 }
                 let vals = match v {
                     toml::Value::Array(a) if !a.is_empty() => a
@@ -420,7 +448,19 @@ impl Spec {
         };
         o.finish()?;
 
-        let spec = Spec { compat, data, network, simulation, kernel, stimulus, metric, conditions, sweep, output, raw };
+        let spec = Spec {
+            compat,
+            data,
+            network,
+            simulation,
+            kernel,
+            stimulus,
+            metric,
+            conditions,
+            sweep,
+            output,
+            raw,
+        };
         // Every sweep value must make a valid spec: fail now, not mid-run.
         for (k, vals) in &spec.sweep.params {
             for &v in vals {
@@ -442,7 +482,11 @@ impl Spec {
             Some(n) => self.conditions.iter().find(|c| c.name == n).ok_or_else(|| {
                 err!(
                     "condition '{n}' is not in the experiment file (conditions: {})",
-                    self.conditions.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                    self.conditions
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             }),
         }
@@ -460,7 +504,10 @@ fn integer_key(key: &str) -> bool {
 
 fn parse_conditions(v: Option<&toml::Value>) -> Result<Vec<Condition>> {
     let Some(v) = v else {
-        return Ok(vec![Condition { name: "observed".into(), nulls: vec![] }]);
+        return Ok(vec![Condition {
+            name: "observed".into(),
+            nulls: vec![],
+        }]);
     };
     let toml::Value::Array(items) = v else {
         bail!("condition: expected [[condition]] tables");

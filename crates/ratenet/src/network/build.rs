@@ -73,7 +73,10 @@ pub fn sizes(spec: &NetworkSpec, n_ee: Option<usize>) -> Result<(usize, usize)> 
     let (n, n_exc) = match (spec.kind, n_ee) {
         (NetworkKind::Observed, Some(m)) => (observed_size(m, spec.r_inhibitory), m),
         (NetworkKind::Observed, None) => bail!("network.kind = \"observed\" needs a connectome ([data])"),
-        (_, Some(_)) => bail!("network.kind = \"{}\" is data-free: it takes no connectome", spec.kind.name()),
+        (_, Some(_)) => bail!(
+            "network.kind = \"{}\" is data-free: it takes no connectome",
+            spec.kind.name()
+        ),
         (_, None) => (spec.n_neurons, data_free_exc(spec.n_neurons, spec.r_inhibitory)),
     };
     if n_exc == 0 || (n_exc >= n && spec.kind != NetworkKind::Observed) {
@@ -108,14 +111,24 @@ pub fn random_parts(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Re
         for i in 0..inh_rows.n_rows {
             let r = inh_rows.indptr[i]..inh_rows.indptr[i + 1];
             let split = r.start + inh_rows.indices[r.clone()].partition_point(|&j| (j as usize) < n_exc);
-            let f = balance_factor(np_sum(&inh_rows.values[r.start..split]), np_sum(&inh_rows.values[split..r.end]), spec.inh_exc_balance);
+            let f = balance_factor(
+                np_sum(&inh_rows.values[r.start..split]),
+                np_sum(&inh_rows.values[split..r.end]),
+                spec.inh_exc_balance,
+            );
             for x in &mut inh_rows.values[split..r.end] {
                 *x *= f;
             }
         }
     }
     let ee = (spec.kind != NetworkKind::Observed).then(|| Arc::new(ee));
-    Ok(RandomParts { n, n_exc, exc_inh: Arc::new(exc_inh), inh_rows: Arc::new(inh_rows), ee })
+    Ok(RandomParts {
+        n,
+        n_exc,
+        exc_inh: Arc::new(exc_inh),
+        inh_rows: Arc::new(inh_rows),
+        ee,
+    })
 }
 
 /// Split full rows into the E–E block, the excitatory rows' inhibitory
@@ -124,14 +137,32 @@ fn split(w: &Csr, n_exc: usize) -> (Csr, Csr, Csr) {
     let n = w.n_rows;
     let exc = |i: usize| w.row(i).filter(|&(j, _)| j < n_exc).collect::<Vec<_>>();
     let inh = |i: usize| w.row(i).filter(|&(j, _)| j >= n_exc).collect::<Vec<_>>();
-    let ee = Csr::from_sorted_triplets(n_exc, n_exc, (0..n_exc).flat_map(|i| exc(i).into_iter().map(move |(j, v)| (i, j, v))));
-    let ei = Csr::from_sorted_triplets(n_exc, n, (0..n_exc).flat_map(|i| inh(i).into_iter().map(move |(j, v)| (i, j, v))));
-    let ir = Csr::from_sorted_triplets(n - n_exc, n, (n_exc..n).flat_map(|i| w.row(i).map(move |(j, v)| (i - n_exc, j, v))));
+    let ee = Csr::from_sorted_triplets(
+        n_exc,
+        n_exc,
+        (0..n_exc).flat_map(|i| exc(i).into_iter().map(move |(j, v)| (i, j, v))),
+    );
+    let ei = Csr::from_sorted_triplets(
+        n_exc,
+        n,
+        (0..n_exc).flat_map(|i| inh(i).into_iter().map(move |(j, v)| (i, j, v))),
+    );
+    let ir = Csr::from_sorted_triplets(
+        n - n_exc,
+        n,
+        (n_exc..n).flat_map(|i| w.row(i).map(move |(j, v)| (i - n_exc, j, v))),
+    );
     (ee, ei, ir)
 }
 
 /// Combine the random part with an E–E block (row = post) into [`Parts`].
-pub fn parts_with(spec: &NetworkSpec, random: &RandomParts, ee: Arc<Csr>, reciprocal: Option<u64>, nnz_ee: Option<u64>) -> Parts {
+pub fn parts_with(
+    spec: &NetworkSpec,
+    random: &RandomParts,
+    ee: Arc<Csr>,
+    reciprocal: Option<u64>,
+    nnz_ee: Option<u64>,
+) -> Parts {
     let n_exc = random.n_exc;
     let factor: Vec<f64> = (0..n_exc)
         .map(|i| {
@@ -162,7 +193,13 @@ pub fn build_parts(spec: &NetworkSpec, m: Option<&Csr>, seed: u64) -> Result<Par
     let (n, n_exc) = sizes(spec, m.map(|m| m.n_rows))?;
     let random = random_parts(spec, n, n_exc, seed)?;
     Ok(match (m, &random.ee) {
-        (Some(m), _) => parts_with(spec, &random, Arc::new(m.transpose()), Some(count_reciprocal(m)), Some(count_positive(m))),
+        (Some(m), _) => parts_with(
+            spec,
+            &random,
+            Arc::new(m.transpose()),
+            Some(count_reciprocal(m)),
+            Some(count_positive(m)),
+        ),
         (None, Some(ee)) => parts_with(spec, &random, ee.clone(), None, None),
         (None, None) => unreachable!("data-free networks draw their E–E block"),
     })
@@ -172,7 +209,12 @@ impl Parts {
     /// The full weight matrix (row = post), balanced.
     pub fn assemble(&self) -> Csr {
         let (n, n_exc) = (self.n, self.n_exc);
-        let mut w = Csr { n_rows: n, n_cols: n, indptr: vec![0], ..Default::default() };
+        let mut w = Csr {
+            n_rows: n,
+            n_cols: n,
+            indptr: vec![0],
+            ..Default::default()
+        };
         for i in 0..n_exc {
             for (j, v) in self.ee.row(i) {
                 w.indices.push(j as u32);
@@ -196,7 +238,13 @@ impl Parts {
 
     /// As a [`Network`].
     pub fn network(&self) -> Network {
-        Network { n: self.n, n_exc: self.n_exc, w: Weights::Sparse(self.assemble()), reciprocal: self.reciprocal, nnz_ee: self.nnz_ee }
+        Network {
+            n: self.n,
+            n_exc: self.n_exc,
+            w: Weights::Sparse(self.assemble()),
+            reciprocal: self.reciprocal,
+            nnz_ee: self.nnz_ee,
+        }
     }
 }
 
@@ -217,7 +265,10 @@ struct ErStream {
 impl ErStream {
     fn new(p: f64, seed: u64) -> Self {
         let draws = p > 0.0 && p < 1.0;
-        ErStream { rng: draws.then(|| PyRandom::new(seed as i128)), p }
+        ErStream {
+            rng: draws.then(|| PyRandom::new(seed as i128)),
+            p,
+        }
     }
 
     /// Whether edge u → v exists; must be called for every pair in row-major order.
@@ -238,13 +289,20 @@ impl ErStream {
 /// is exact). Observed networks leave the E–E block empty.
 fn notebook_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Result<Csr> {
     if n > 50_000 {
-        bail!("network: {n} neurons is too many for network.rng = \"notebook\" (O(n²) draws); use network.rng = \"fast\"");
+        bail!(
+            "network: {n} neurons is too many for network.rng = \"notebook\" (O(n²) draws); use network.rng = \"fast\""
+        );
     }
     let mut er = ErStream::new(spec.connectivity_proba, seed);
     let p_ee = spec.connectivity_proba_ee.unwrap_or(spec.connectivity_proba);
     let mut er_ee = (spec.kind == NetworkKind::Feedforward).then(|| ErStream::new(p_ee, seed));
     let mut normal = NumpyRandomState::new(seed as i128)?;
-    let mut w = Csr { n_rows: n, n_cols: n, indptr: vec![0], ..Default::default() };
+    let mut w = Csr {
+        n_rows: n,
+        n_cols: n,
+        indptr: vec![0],
+        ..Default::default()
+    };
     let g = spec.g;
     for u in 0..n {
         for v in 0..n {
@@ -353,7 +411,12 @@ fn fast_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Csr {
     let mut weights = FastRng::new(seed, STREAM_WEIGHTS);
     let p = spec.connectivity_proba;
     let p_ee = spec.connectivity_proba_ee.unwrap_or(p);
-    let mut w = Csr { n_rows: n, n_cols: n, indptr: vec![0], ..Default::default() };
+    let mut w = Csr {
+        n_rows: n,
+        n_cols: n,
+        indptr: vec![0],
+        ..Default::default()
+    };
     let mut cols = Vec::new();
     for u in 0..n {
         cols.clear();

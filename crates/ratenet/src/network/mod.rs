@@ -121,9 +121,15 @@ impl NetworkSpec {
     /// Refuse parameters the model has no meaning for.
     pub fn validate(&self) -> Result<()> {
         if !(0.0..1.0).contains(&self.r_inhibitory) {
-            bail!("network.r_inhibitory = {}: expected 0 <= r_inhibitory < 1", self.r_inhibitory);
+            bail!(
+                "network.r_inhibitory = {}: expected 0 <= r_inhibitory < 1",
+                self.r_inhibitory
+            );
         }
-        for (k, p) in [("connectivity_proba", Some(self.connectivity_proba)), ("connectivity_proba_ee", self.connectivity_proba_ee)] {
+        for (k, p) in [
+            ("connectivity_proba", Some(self.connectivity_proba)),
+            ("connectivity_proba_ee", self.connectivity_proba_ee),
+        ] {
             if let Some(p) = p {
                 if !(0.0..=1.0).contains(&p) {
                     bail!("network.{k} = {p}: expected a probability in [0, 1]");
@@ -134,7 +140,10 @@ impl NetworkSpec {
             bail!("network.g = {}: expected a finite number >= 0", self.g);
         }
         if !self.inh_exc_balance.is_finite() || self.inh_exc_balance < 0.0 {
-            bail!("network.inh_exc_balance = {}: expected a finite number >= 0", self.inh_exc_balance);
+            bail!(
+                "network.inh_exc_balance = {}: expected a finite number >= 0",
+                self.inh_exc_balance
+            );
         }
         if self.kind != NetworkKind::Observed && self.n_neurons < 2 {
             bail!("network.n_neurons = {}: expected at least 2", self.n_neurons);

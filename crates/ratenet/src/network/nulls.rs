@@ -123,7 +123,9 @@ pub fn shuffle_connections(m: &Csr, seed: u64, rng: RngMode) -> Result<Csr> {
             Ok(Csr::from_sorted_triplets(
                 r,
                 c,
-                pos.into_iter().zip(vals).map(|(p, v)| ((p / c as u64) as usize, (p % c as u64) as usize, v)),
+                pos.into_iter()
+                    .zip(vals)
+                    .map(|(p, v)| ((p / c as u64) as usize, (p % c as u64) as usize, v)),
             ))
         }
     }
@@ -192,7 +194,11 @@ pub fn remove_reciprocal(m: &Csr, policy: ReciprocalPolicy, seed: u64, rng: RngM
         }
     }
     let drop = &drop;
-    let kept = (0..m.n_rows).flat_map(|i| m.row(i).filter(move |&(j, _)| !drop.contains(&(i, j))).map(move |(j, v)| (i, j, v)));
+    let kept = (0..m.n_rows).flat_map(|i| {
+        m.row(i)
+            .filter(move |&(j, _)| !drop.contains(&(i, j)))
+            .map(move |(j, v)| (i, j, v))
+    });
     Ok(Csr::from_sorted_triplets(m.n_rows, m.n_cols, kept))
 }
 

@@ -141,7 +141,10 @@ impl NumpyRandomState {
     /// `shuffle(x)` for a 1-d array: Fisher–Yates from the last index down.
     pub fn shuffle<T>(&mut self, x: &mut [T]) -> Result<()> {
         if x.len() > u32::MAX as usize {
-            bail!("cannot shuffle {} entries compatibly with numpy (at most 2^32)", x.len());
+            bail!(
+                "cannot shuffle {} entries compatibly with numpy (at most 2^32)",
+                x.len()
+            );
         }
         for i in (1..x.len()).rev() {
             let j = self.interval(i as u32) as usize;

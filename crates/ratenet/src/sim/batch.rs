@@ -11,7 +11,10 @@
 //! entry order, and the accumulators are combined in one fixed way. Results
 //! therefore never depend on thread count, shard split or batch shape.
 
+use std::ops::Range;
 use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use crate::matrix::Csr;
 use crate::network::build::Parts;
@@ -23,11 +26,14 @@ use crate::sim::{MetricSpec, Observer, Record, Response, Schedule, SimSpec, Trac
 /// The hot loop of every simulation. Indices are checked once per batch (see
 /// [`Layout::new`]), so the loop reads without bounds checks.
 #[inline]
-fn rows_times_lanes<const K: usize>(m: &Csr, r: &[f64], width: usize, off: usize, out: &mut [f64]) {
-    assert!(off + K <= width && r.len() >= m.n_cols * width && out.len() >= m.n_rows * width);
-    assert!(m.indptr.len() == m.n_rows + 1 && m.indptr[m.n_rows] <= m.values.len() && m.values.len() == m.indices.len());
+fn rows_times_lanes<const K: usize>(m: &Csr, rows: Range<usize>, r: &[f64], width: usize, off: usize, out: &mut [f64]) {
+    assert!(off + K <= width && r.len() >= m.n_cols * width && out.len() >= rows.len() * width && rows.end <= m.n_rows);
+    assert!(
+        m.indptr.len() == m.n_rows + 1 && m.indptr[m.n_rows] <= m.values.len() && m.values.len() == m.indices.len()
+    );
     let rp = r.as_ptr();
-    for i in 0..m.n_rows {
+    let first = rows.start;
+    for i in rows {
         let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
         let idx = &m.indices[lo..hi];
         let val = &m.values[lo..hi];
@@ -47,7 +53,7 @@ fn rows_times_lanes<const K: usize>(m: &Csr, r: &[f64], width: usize, off: usize
                 }
             }
         }
-        let o = &mut out[i * width + off..i * width + off + K];
+        let o = &mut out[(i - first) * width + off..(i - first) * width + off + K];
         for b in 0..K {
             o[b] = (acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b]);
         }
@@ -61,8 +67,29 @@ fn rows_times_lanes<const K: usize>(m: &Csr, r: &[f64], width: usize, off: usize
     }
 }
 
+/// Blocks with more entries than this are split over rows across threads
+/// (large networks); smaller ones run on the calling thread, which is already
+/// one of many running batches.
+const PARALLEL_ENTRIES: usize = 1 << 20;
+
 /// Apply `m` to the given lanes (sorted), adjacent lanes four at a time.
 fn apply(m: &Csr, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64]) {
+    if m.nnz() > PARALLEL_ENTRIES && rayon::current_num_threads() > 1 {
+        // Rows are independent: any split gives the same bits.
+        let chunk = m.n_rows.div_ceil(rayon::current_num_threads() * 8).max(1);
+        out[..m.n_rows * width]
+            .par_chunks_mut(chunk * width)
+            .enumerate()
+            .for_each(|(c, o)| {
+                let rows = c * chunk..((c + 1) * chunk).min(m.n_rows);
+                apply_rows(m, rows, lanes, r, width, o);
+            });
+    } else {
+        apply_rows(m, 0..m.n_rows, lanes, r, width, out);
+    }
+}
+
+fn apply_rows(m: &Csr, rows: Range<usize>, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64]) {
     let mut k = 0;
     while k < lanes.len() {
         let mut len = 1;
@@ -70,11 +97,12 @@ fn apply(m: &Csr, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64]) {
             len += 1;
         }
         let off = lanes[k];
+        let rows = rows.clone();
         match len {
-            4 => rows_times_lanes::<4>(m, r, width, off, out),
-            3 => rows_times_lanes::<3>(m, r, width, off, out),
-            2 => rows_times_lanes::<2>(m, r, width, off, out),
-            _ => rows_times_lanes::<1>(m, r, width, off, out),
+            4 => rows_times_lanes::<4>(m, rows, r, width, off, out),
+            3 => rows_times_lanes::<3>(m, rows, r, width, off, out),
+            2 => rows_times_lanes::<2>(m, rows, r, width, off, out),
+            _ => rows_times_lanes::<1>(m, rows, r, width, off, out),
         }
         k += len;
     }
@@ -95,14 +123,26 @@ fn groups(lanes: &[&Parts], pick: impl Fn(&Parts) -> &Arc<Csr>) -> Vec<(Arc<Csr>
 
 /// Simulate several runs of one network size and schedule together; the
 /// responses come back in lane order.
-pub fn simulate_batch(lanes: &[&Parts], schedule: &Schedule, sim: &SimSpec, metric: &MetricSpec, record: &Record) -> Vec<Response> {
+pub fn simulate_batch(
+    lanes: &[&Parts],
+    schedule: &Schedule,
+    sim: &SimSpec,
+    metric: &MetricSpec,
+    record: &Record,
+) -> Vec<Response> {
     let Some(first) = lanes.first() else {
         return vec![];
     };
     let (n, n_exc) = (first.n, first.n_exc);
-    assert!(lanes.iter().all(|p| p.n == n && p.n_exc == n_exc), "a batch holds networks of one size");
+    assert!(
+        lanes.iter().all(|p| p.n == n && p.n_exc == n_exc),
+        "a batch holds networks of one size"
+    );
     let mut active: Vec<usize> = (0..lanes.len()).collect();
-    let mut observers: Vec<Observer> = lanes.iter().map(|_| Observer::new(schedule, metric, n_exc, sim.stop_early)).collect();
+    let mut observers: Vec<Observer> = lanes
+        .iter()
+        .map(|_| Observer::new(schedule, metric, n_exc, sim.stop_early))
+        .collect();
     let mut traces: Vec<Option<Trace>> = lanes
         .iter()
         .map(|_| {
@@ -179,14 +219,21 @@ pub fn simulate_batch(lanes: &[&Parts], schedule: &Schedule, sim: &SimSpec, metr
         let n_target = schedule.n_target;
         for i in 0..n {
             let stim = if i < n_target { input } else { 0.0 };
-            let ys = if i < n_exc { &y_ee[i * width..(i + 1) * width] } else { &y_inh[(i - n_exc) * width..(i - n_exc + 1) * width] };
+            let ys = if i < n_exc {
+                &y_ee[i * width..(i + 1) * width]
+            } else {
+                &y_inh[(i - n_exc) * width..(i - n_exc + 1) * width]
+            };
             let rs = &mut r[i * width..(i + 1) * width];
             for (ri, &y) in rs.iter_mut().zip(ys) {
                 *ri += (-*ri + f.apply(y + stim)) * dt / tau;
             }
         }
     }
-    results.into_iter().map(|r| r.expect("every lane finishes by the last step")).collect()
+    results
+        .into_iter()
+        .map(|r| r.expect("every lane finishes by the last step"))
+        .collect()
 }
 
 /// Which lanes use which block, for the active lanes (renumbered 0..).
@@ -205,6 +252,10 @@ impl Layout {
                 assert!(m.indices.iter().all(|&j| (j as usize) < m.n_cols) && m.n_cols <= p.n);
             }
         }
-        Layout { ee: groups(&act, |p| &p.ee), ei: groups(&act, |p| &p.exc_inh), inh: groups(&act, |p| &p.inh_rows) }
+        Layout {
+            ee: groups(&act, |p| &p.ee),
+            ei: groups(&act, |p| &p.exc_inh),
+            inh: groups(&act, |p| &p.inh_rows),
+        }
     }
 }

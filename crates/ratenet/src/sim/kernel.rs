@@ -42,7 +42,10 @@ impl Kernel {
         };
         match (&net.w, dense) {
             (Weights::Dense(d), true) => Kernel::Dense { n: net.n, w: d.clone() },
-            (Weights::Sparse(s), true) => Kernel::Dense { n: net.n, w: s.to_dense() },
+            (Weights::Sparse(s), true) => Kernel::Dense {
+                n: net.n,
+                w: s.to_dense(),
+            },
             (Weights::Dense(d), false) => Kernel::Sparse(Csr::from_dense(net.n, net.n, d)),
             (Weights::Sparse(s), false) => Kernel::Sparse(s.clone()),
         }

@@ -75,7 +75,13 @@ pub struct SimSpec {
 
 impl Default for SimSpec {
     fn default() -> Self {
-        SimSpec { t_max: 50.0, dt: 0.01, tau: 0.25, transfer: Transfer::Relu, stop_early: true }
+        SimSpec {
+            t_max: 50.0,
+            dt: 0.01,
+            tau: 0.25,
+            transfer: Transfer::Relu,
+            stop_early: true,
+        }
     }
 }
 
@@ -124,7 +130,12 @@ pub struct StimulusSpec {
 
 impl Default for StimulusSpec {
     fn default() -> Self {
-        StimulusSpec { start: 1.0, end: 15.0, strength: 10.0, target: Target::Excitatory }
+        StimulusSpec {
+            start: 1.0,
+            end: 15.0,
+            strength: 10.0,
+            target: Target::Excitatory,
+        }
     }
 }
 
@@ -140,7 +151,10 @@ pub struct MetricSpec {
 impl MetricSpec {
     /// The notebook's metric.
     pub fn notebook() -> Self {
-        MetricSpec { threshold_ratio: 0.01, divergence_threshold: None }
+        MetricSpec {
+            threshold_ratio: 0.01,
+            divergence_threshold: None,
+        }
     }
 }
 
@@ -201,7 +215,14 @@ impl Schedule {
         }
         let count = s1 - s0 + 1;
         let on_value = np_sum(&vec![stim.strength; count]) / count as f64;
-        Ok(Schedule { steps, on: (s0, s1), on_value, n_target, strength: stim.strength, dt: sim.dt })
+        Ok(Schedule {
+            steps,
+            on: (s0, s1),
+            on_value,
+            n_target,
+            strength: stim.strength,
+            dt: sim.dt,
+        })
     }
 
     /// The input of a targeted neuron at step k.
@@ -427,7 +448,11 @@ pub(crate) fn push_trace(t: &mut Trace, k: usize, r: &[f64], n_exc: usize, sched
     let n = r.len();
     t.t.push(k as f64 * schedule.dt);
     t.exc_mean.push(r[..n_exc].iter().sum::<f64>() / n_exc as f64);
-    t.inh_mean.push(if n > n_exc { r[n_exc..].iter().sum::<f64>() / (n - n_exc) as f64 } else { f64::NAN });
+    t.inh_mean.push(if n > n_exc {
+        r[n_exc..].iter().sum::<f64>() / (n - n_exc) as f64
+    } else {
+        f64::NAN
+    });
     t.stimulus.push(schedule.input(k));
     for (slot, &i) in t.rates.iter_mut().zip(&t.neurons) {
         slot.push(r[i]);
