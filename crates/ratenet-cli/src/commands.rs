@@ -180,8 +180,21 @@ fn network(args: &SpecArgs, seed: u64, condition: Option<&str>, out: &Path) -> R
     let cond = spec.condition(condition)?.clone();
     let connectome = experiment::load_connectome(&spec)?;
     let net = experiment::build_network(&spec, connectome.as_ref(), &cond, seed)?;
-    npy::write_f64(out, &[net.n, net.n], &net.dense())?;
-    let line = json!({"condition": cond.name, "seed": seed, "n_neurons": net.n, "n_exc": net.n_exc, "nnz": net.nnz()});
+    let dense = net.dense();
+    npy::write_f64(out, &[net.n, net.n], &dense)?;
+    // The leading eigenvalues tell whether the linearised network is stable.
+    let spectrum = (net.n <= ratenet::analysis::spectrum::MAX_DENSE)
+        .then(|| ratenet::analysis::spectrum::spectrum(net.n, &dense))
+        .transpose()?;
+    let line = json!({
+        "condition": cond.name,
+        "seed": seed,
+        "n_neurons": net.n,
+        "n_exc": net.n_exc,
+        "nnz": net.nnz(),
+        "spectral_radius": spectrum.map(|s| num(s.spectral_radius)),
+        "max_real_eigenvalue": spectrum.map(|s| num(s.max_real)),
+    });
     println!("{line}");
     Ok(())
 }

@@ -10,6 +10,7 @@ use ratenet::experiment::{self, OutputDir, Plan, Results, Shard, Spec};
 use ratenet::sim::Record;
 use ratenet::{err, Result};
 use ratenet_plot as plot;
+use rayon::prelude::*;
 use serde_json::json;
 
 /// Options of `ratenet run`.
@@ -118,7 +119,7 @@ pub fn run(spec_path: &Path, sets: &[String], opts: RunOptions) -> Result<()> {
         return Ok(());
     }
     let results = Results::from_rows(&spec, &plan, rows)?;
-    finalize(&spec, &plan, &connectomes, &results, &dir, &started, threads, "all")?;
+    pool.install(|| finalize(&spec, &plan, &connectomes, &results, &dir, &started, threads, "all"))?;
     if !opts.quiet {
         eprintln!(
             "{fresh_runs} runs simulated ({} in all) in {elapsed:.2} s, {:.2e} synaptic updates/s; results in {}",
@@ -221,7 +222,6 @@ fn draw_figures(
 ) -> Result<Vec<(String, String, PathBuf)>> {
     let fig = dir.join("figures");
     std::fs::create_dir_all(&fig).map_err(|e| err!("{}: cannot create ({e})", fig.display()))?;
-    let mut out = Vec::new();
     let conditions = &results.conditions;
     let points: Vec<plot::RunPoint> = results
         .rows
@@ -234,121 +234,114 @@ fn draw_figures(
             diverged: r.diverged,
         })
         .collect();
+    // Each figure is an independent job (title, caption, draw); they run in
+    // parallel and come back in this order for the report.
+    type Job<'a> = (String, String, String, Box<dyn Fn(&str) -> Result<()> + Send + Sync + 'a>);
+    let mut jobs: Vec<Job> = Vec::new();
+    let (fig, points) = (&fig, &points);
     if results.keys.is_empty() {
-        plot::delta_t_distributions(&fig, "delta_t_distributions", conditions, &points).map_err(perr)?;
-        out.push((
+        jobs.push((
+            "delta_t_distributions".into(),
             "ΔT per condition".into(),
-            format!(
-                "ΔT over seeds {}; histograms (left) and strip plot with box (right).",
-                seeds_text(spec)
-            ),
-            fig.join("delta_t_distributions.png"),
+            format!("ΔT over seeds {}; histograms (left) and strip plot with box (right).", seeds_text(spec)),
+            Box::new(move |stem| plot::delta_t_distributions(fig, stem, conditions, points).map_err(perr)),
         ));
     } else {
         let key = &results.keys[0];
-        plot::sweep_plot(&fig, "sweep", key, conditions, &points).map_err(perr)?;
-        out.push((
+        jobs.push((
+            "sweep".into(),
             format!("ΔT against {key}"),
             "One point per seed; line: mean ± sd; runs that did not return or diverged at the top.".into(),
-            fig.join("sweep.png"),
+            Box::new(move |stem| plot::sweep_plot(fig, stem, key, conditions, points).map_err(perr)),
         ));
         for (p, vals) in results.points.iter().enumerate() {
-            let stem = format!("delta_t_distributions_point{p}");
-            let sub: Vec<plot::RunPoint> = points
-                .iter()
-                .zip(&results.rows)
-                .filter(|(_, r)| &r.params == vals)
-                .map(|(x, _)| x.clone())
-                .collect();
-            plot::delta_t_distributions(&fig, &stem, conditions, &sub).map_err(perr)?;
-            let what: Vec<String> = results
-                .keys
-                .iter()
-                .zip(vals)
-                .map(|(k, v)| format!("{k} = {v}"))
-                .collect();
-            out.push((
+            let what: Vec<String> = results.keys.iter().zip(vals).map(|(k, v)| format!("{k} = {v}")).collect();
+            jobs.push((
+                format!("delta_t_distributions_point{p}"),
                 format!("ΔT per condition at {}", what.join(", ")),
                 String::new(),
-                fig.join(format!("{stem}.png")),
+                Box::new(move |stem| {
+                    let sub: Vec<plot::RunPoint> = points
+                        .iter()
+                        .zip(&results.rows)
+                        .filter(|(_, r)| &r.params == vals)
+                        .map(|(x, _)| x.clone())
+                        .collect();
+                    plot::delta_t_distributions(fig, stem, conditions, &sub).map_err(perr)
+                }),
             ));
         }
     }
-    // One time series per condition: first point, first seed.
+    // One time series per condition: first point, first seed; 40 excitatory
+    // and 20 inhibitory neurons drawn.
     let point = &plan.points[0];
     let seed = spec.sweep.seeds[0];
+    let (n, n_exc) = ratenet::network::build::sizes(&point.spec.network, connectomes.of(0).map(|c| c.n()))?;
+    let exc: Vec<usize> = (0..n_exc.min(40)).collect();
+    let inh: Vec<usize> = (n_exc..n.min(n_exc + 20)).collect();
     for (ci, cond) in point.spec.conditions.iter().enumerate() {
-        let n_exc_guess = 40;
-        let record = Record {
-            trace: true,
-            neurons: (0..n_exc_guess).collect(),
-        };
-        let (net, resp) = experiment::simulate_run(&point.spec, connectomes.of(0), cond, seed, &record)?;
-        // Re-record with inhibitory neurons now that n_exc is known.
-        let inh: Vec<usize> = (net.n_exc..net.n.min(net.n_exc + 20)).collect();
-        let exc: Vec<usize> = (0..net.n_exc.min(40)).collect();
-        let record = Record {
-            trace: true,
-            neurons: exc.iter().chain(&inh).copied().collect(),
-        };
-        let (_, resp2) = experiment::simulate_run(&point.spec, connectomes.of(0), cond, seed, &record)?;
-        let _ = resp;
-        let t = resp2.trace.clone().unwrap_or_default();
-        let ts = plot::TimeSeries {
-            title: format!("{} (seed {seed})", cond.name),
-            t: t.t.clone(),
-            exc: t.rates[..exc.len()].to_vec(),
-            exc_mean: t.exc_mean.clone(),
-            inh: t.rates[exc.len()..].to_vec(),
-            inh_mean: t.inh_mean.clone(),
-            stimulus: t.stimulus.clone(),
-            stimulus_end: point.spec.stimulus.end.min(point.spec.simulation.t_max),
-            t_return: resp2.t_return,
-            delta_t: resp2.delta_t,
-        };
-        let stem = format!("time_series_{ci}_{}", sanitize(&cond.name));
-        plot::time_series(&fig, &stem, &ts).map_err(perr)?;
-        out.push((
+        let (exc, inh) = (exc.clone(), inh.clone());
+        jobs.push((
+            format!("time_series_{ci}_{}", sanitize(&cond.name)),
             format!("Time series: {}", cond.name),
             "Excitatory rates (faint) and mean (bold) with ΔT; inhibitory rates; stimulus.".into(),
-            fig.join(format!("{stem}.png")),
+            Box::new(move |stem| {
+                let record = Record { trace: true, neurons: exc.iter().chain(&inh).copied().collect() };
+                let (_, resp) = experiment::simulate_run(&point.spec, connectomes.of(0), cond, seed, &record)?;
+                let t = resp.trace.unwrap_or_default();
+                let ts = plot::TimeSeries {
+                    title: format!("{} (seed {seed})", cond.name),
+                    exc: t.rates[..exc.len()].to_vec(),
+                    inh: t.rates[exc.len()..].to_vec(),
+                    t: t.t,
+                    exc_mean: t.exc_mean,
+                    inh_mean: t.inh_mean,
+                    stimulus: t.stimulus,
+                    stimulus_end: point.spec.stimulus.end.min(point.spec.simulation.t_max),
+                    t_return: resp.t_return,
+                    delta_t: resp.delta_t,
+                };
+                plot::time_series(fig, stem, &ts).map_err(perr)
+            }),
         ));
     }
     if let Some(c) = connectomes.of(0) {
-        let n = c.n();
-        plot::matrix_heatmap(
-            &fig,
-            "ee_matrix",
-            "Observed E–E weights (pre × post)",
-            &c.matrix.to_dense(),
-            n,
-        )
-        .map_err(perr)?;
-        out.push((
+        jobs.push((
+            "ee_matrix".into(),
             "E–E matrix".into(),
-            format!("{n} neurons; colour limits at the 95th percentile of |w|."),
-            fig.join("ee_matrix.png"),
+            format!("{} neurons; colour limits at the 95th percentile of |w|.", c.n()),
+            Box::new(move |stem| {
+                plot::matrix_heatmap(fig, stem, "Observed E–E weights (pre × post)", &c.matrix.to_dense(), c.n())
+                    .map_err(perr)
+            }),
         ));
-        plot::weight_histogram(&fig, "weights", "Observed E–E weights", &c.matrix.values).map_err(perr)?;
-        out.push((
+        jobs.push((
+            "weights".into(),
             "Weight distribution".into(),
             "Non-zero weights, 101 bins up to the 99th percentile.".into(),
-            fig.join("weights.png"),
+            Box::new(move |stem| plot::weight_histogram(fig, stem, "Observed E–E weights", &c.matrix.values).map_err(perr)),
         ));
-        let recip: Vec<(String, f64)> = results
-            .rows
-            .iter()
-            .filter(|r| r.params == results.points[0])
-            .filter_map(|r| r.reciprocal.map(|x| (r.condition.clone(), x as f64)))
-            .collect();
-        plot::reciprocal_pairs(&fig, "reciprocal", conditions, &recip).map_err(perr)?;
-        out.push((
+        jobs.push((
+            "reciprocal".into(),
             "Reciprocal pairs".into(),
             "Reciprocal ordered pairs of the E–E matrix per condition, one point per seed.".into(),
-            fig.join("reciprocal.png"),
+            Box::new(move |stem| {
+                let recip: Vec<(String, f64)> = results
+                    .rows
+                    .iter()
+                    .filter(|r| r.params == results.points[0])
+                    .filter_map(|r| r.reciprocal.map(|x| (r.condition.clone(), x as f64)))
+                    .collect();
+                plot::reciprocal_pairs(fig, stem, conditions, &recip).map_err(perr)
+            }),
         ));
     }
-    Ok(out)
+    jobs.par_iter()
+        .map(|(stem, title, caption, draw)| {
+            draw(stem)?;
+            Ok((title.clone(), caption.clone(), fig.join(format!("{stem}.png"))))
+        })
+        .collect()
 }
 
 fn sanitize(s: &str) -> String {

@@ -2,3 +2,4 @@
 //! simulation's observer, which decides it step by step).
 
 pub mod stats;
+pub mod spectrum;

@@ -122,8 +122,25 @@ fn opt_u(x: Option<u64>) -> String {
 /// The spec as stored next to results: the merged TOML without `[output]`,
 /// which says where results go, not what they are.
 pub fn spec_fingerprint(spec: &Spec) -> String {
-    let mut raw = spec.raw.clone();
+    fingerprint_of(&spec.raw)
+}
+
+fn fingerprint_of(raw: &toml::Table) -> String {
+    let mut raw = raw.clone();
     raw.remove("output");
+    toml::to_string(&raw).unwrap_or_default()
+}
+
+/// The spec as `spec.toml` stores it: the merged TOML without `output.dir`
+/// (the folder may move), keeping `output.figures` for `merge`.
+pub fn stored_spec(spec: &Spec) -> String {
+    let mut raw = spec.raw.clone();
+    if let Some(toml::Value::Table(o)) = raw.get_mut("output") {
+        o.remove("dir");
+        if o.is_empty() {
+            raw.remove("output");
+        }
+    }
     toml::to_string(&raw).unwrap_or_default()
 }
 
@@ -142,7 +159,8 @@ impl OutputDir {
         let spec_path = dir.join("spec.toml");
         let fp = spec_fingerprint(spec);
         if let Ok(old) = fs::read_to_string(&spec_path) {
-            if old != fp && !force {
+            let old_fp = old.parse::<toml::Table>().map(|t| fingerprint_of(&t)).unwrap_or(old);
+            if old_fp != fp && !force {
                 bail!(
                     "{}: holds results of a different experiment (its spec.toml differs); use --force to start over or choose another --out",
                     dir.display()
@@ -153,7 +171,7 @@ impl OutputDir {
             let _ = fs::remove_dir_all(dir.join("shards"));
         }
         fs::create_dir_all(dir.join("shards")).map_err(|e| err!("{}: cannot create ({e})", dir.display()))?;
-        write_atomic(&spec_path, fp.as_bytes())?;
+        write_atomic(&spec_path, stored_spec(spec).as_bytes())?;
         Ok(out)
     }
 

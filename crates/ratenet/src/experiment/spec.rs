@@ -391,7 +391,7 @@ impl Spec {
             );
         }
         if let Some(x) = metric.divergence_threshold {
-            if !(x > 0.0) {
+            if x.is_nan() || x <= 0.0 {
                 bail!("metric.divergence_threshold = {x}: expected a positive number");
             }
         }

@@ -25,7 +25,9 @@ use crate::sim::{MetricSpec, Observer, Record, Response, Schedule, SimSpec, Trac
 ///
 /// The hot loop of every simulation. Indices are checked once per batch (see
 /// [`Layout::new`]), so the loop reads without bounds checks.
-#[inline]
+#[inline(always)]
+// Index loops keep the accumulation order explicit (it defines the bits).
+#[allow(clippy::needless_range_loop)]
 fn rows_times_lanes<const K: usize>(m: &Csr, rows: Range<usize>, r: &[f64], width: usize, off: usize, out: &mut [f64]) {
     assert!(off + K <= width && r.len() >= m.n_cols * width && out.len() >= rows.len() * width && rows.end <= m.n_rows);
     assert!(
@@ -73,7 +75,7 @@ fn rows_times_lanes<const K: usize>(m: &Csr, rows: Range<usize>, r: &[f64], widt
 const PARALLEL_ENTRIES: usize = 1 << 20;
 
 /// Apply `m` to the given lanes (sorted), adjacent lanes four at a time.
-fn apply(m: &Csr, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64]) {
+fn apply(m: &Csr, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64], avx2: bool) {
     if m.nnz() > PARALLEL_ENTRIES && rayon::current_num_threads() > 1 {
         // Rows are independent: any split gives the same bits.
         let chunk = m.n_rows.div_ceil(rayon::current_num_threads() * 8).max(1);
@@ -82,14 +84,34 @@ fn apply(m: &Csr, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64]) {
             .enumerate()
             .for_each(|(c, o)| {
                 let rows = c * chunk..((c + 1) * chunk).min(m.n_rows);
-                apply_rows(m, rows, lanes, r, width, o);
+                apply_rows(m, rows, lanes, r, width, o, avx2);
             });
     } else {
-        apply_rows(m, 0..m.n_rows, lanes, r, width, out);
+        apply_rows(m, 0..m.n_rows, lanes, r, width, out, avx2);
     }
 }
 
-fn apply_rows(m: &Csr, rows: Range<usize>, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64]) {
+fn apply_rows(m: &Csr, rows: Range<usize>, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64], avx2: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: the CPU has AVX2 (checked at run time).
+        return unsafe { apply_rows_avx2(m, rows, lanes, r, width, out) };
+    }
+    let _ = avx2;
+    apply_rows_generic(m, rows, lanes, r, width, out);
+}
+
+/// The same code compiled for AVX2: four lanes fill one register. Only
+/// instruction selection changes, never the order of operations, so the
+/// bits are those of the generic build.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn apply_rows_avx2(m: &Csr, rows: Range<usize>, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64]) {
+    apply_rows_generic(m, rows, lanes, r, width, out);
+}
+
+#[inline(always)]
+fn apply_rows_generic(m: &Csr, rows: Range<usize>, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64]) {
     let mut k = 0;
     while k < lanes.len() {
         let mut len = 1;
@@ -138,39 +160,38 @@ pub fn simulate_batch(
         lanes.iter().all(|p| p.n == n && p.n_exc == n_exc),
         "a batch holds networks of one size"
     );
-    let mut active: Vec<usize> = (0..lanes.len()).collect();
     let mut observers: Vec<Observer> = lanes
         .iter()
         .map(|_| Observer::new(schedule, metric, n_exc, sim.stop_early))
         .collect();
+    let neurons: Vec<usize> = record.neurons.iter().copied().filter(|&i| i < n).collect();
     let mut traces: Vec<Option<Trace>> = lanes
         .iter()
         .map(|_| {
             record.trace.then(|| Trace {
-                neurons: record.neurons.iter().copied().filter(|&i| i < n).collect(),
-                rates: vec![Vec::new(); record.neurons.iter().filter(|&&i| i < n).count()],
+                rates: vec![Vec::new(); neurons.len()],
+                neurons: neurons.clone(),
                 ..Default::default()
             })
         })
         .collect();
     let mut results: Vec<Option<Response>> = vec![None; lanes.len()];
-    let mut width = active.len();
-    let mut r = vec![0.0; n * width];
-    let mut y_ee = vec![0.0; n_exc * width];
-    let mut y_ei = vec![0.0; n_exc * width];
-    let mut y_inh = vec![0.0; (n - n_exc) * width];
+    let mut st = State::new(lanes, (0..lanes.len()).collect(), n, n_exc);
     let mut lane_r = vec![0.0; n];
-    let mut layout = Layout::new(lanes, &active);
-    let (dt, tau, f) = (sim.dt, sim.tau, sim.transfer);
+    let n_target = schedule.n_target.min(n_exc);
+    let avx2 = has_avx2();
     for k in 0..schedule.steps {
         let last = k + 1 == schedule.steps;
+        st.sums(avx2);
         let mut finished = Vec::new();
-        for (b, &lane) in active.iter().enumerate() {
-            for (i, x) in lane_r.iter_mut().enumerate() {
-                *x = r[i * width + b];
-            }
-            let decided = observers[lane].observe(k, &lane_r) == Verdict::Decided;
+        for (b, &lane) in st.active.iter().enumerate() {
+            let (w, r) = (st.width, &st.r);
+            let column = || (0..n_exc).map(|i| r[i * w + b]).collect::<Vec<f64>>();
+            let decided = observers[lane].observe_sum(k, st.exc_sum[b], st.inh_sum[b].is_finite(), column) == Verdict::Decided;
             if let Some(t) = &mut traces[lane] {
+                for (i, x) in lane_r.iter_mut().enumerate() {
+                    *x = r[i * w + b];
+                }
                 super::push_trace(t, k, &lane_r, n_exc, schedule);
             }
             if (decided && traces[lane].is_none()) || last {
@@ -179,61 +200,166 @@ pub fn simulate_batch(
             }
         }
         if !finished.is_empty() {
-            let keep: Vec<usize> = (0..active.len()).filter(|b| !finished.contains(b)).collect();
+            let keep: Vec<usize> = (0..st.active.len()).filter(|b| !finished.contains(b)).collect();
             if keep.is_empty() {
                 break;
             }
-            let w2 = keep.len();
-            let mut r2 = vec![0.0; n * w2];
-            for i in 0..n {
-                for (nb, &ob) in keep.iter().enumerate() {
-                    r2[i * w2 + nb] = r[i * width + ob];
-                }
-            }
-            active = keep.iter().map(|&b| active[b]).collect();
-            width = w2;
-            r = r2;
-            y_ee.truncate(n_exc * width);
-            y_ei.truncate(n_exc * width);
-            y_inh.truncate((n - n_exc) * width);
-            layout = Layout::new(lanes, &active);
+            st = st.keep(lanes, &keep);
         }
-        for (m, l) in &layout.ee {
-            apply(m, l, &r, width, &mut y_ee);
-        }
-        for (m, l) in &layout.ei {
-            apply(m, l, &r, width, &mut y_ei);
-        }
-        for (m, l) in &layout.inh {
-            apply(m, l, &r, width, &mut y_inh);
-        }
-        let input = schedule.input(k);
-        // Inputs in place of y_ee, then the Euler update in the notebook's order.
-        for (b, &lane) in active.iter().enumerate() {
-            let factor = &lanes[lane].exc_factor;
-            for i in 0..n_exc {
-                let k = i * width + b;
-                y_ee[k] += factor[i] * y_ei[k];
-            }
-        }
-        let n_target = schedule.n_target;
-        for i in 0..n {
-            let stim = if i < n_target { input } else { 0.0 };
-            let ys = if i < n_exc {
-                &y_ee[i * width..(i + 1) * width]
-            } else {
-                &y_inh[(i - n_exc) * width..(i - n_exc + 1) * width]
-            };
-            let rs = &mut r[i * width..(i + 1) * width];
-            for (ri, &y) in rs.iter_mut().zip(ys) {
-                *ri += (-*ri + f.apply(y + stim)) * dt / tau;
-            }
-        }
+        st.step(schedule.input(k), n_target, sim, avx2);
     }
     results
         .into_iter()
         .map(|r| r.expect("every lane finishes by the last step"))
         .collect()
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Rates and work buffers of the active lanes, lane-minor (`x[i * width + b]`).
+struct State {
+    active: Vec<usize>,
+    width: usize,
+    n: usize,
+    n_exc: usize,
+    r: Vec<f64>,
+    y_ee: Vec<f64>,
+    y_ei: Vec<f64>,
+    y_inh: Vec<f64>,
+    /// Balancing factors laid out like `y_ei`.
+    factor: Vec<f64>,
+    exc_sum: Vec<f64>,
+    inh_sum: Vec<f64>,
+    layout: Layout,
+}
+
+impl State {
+    fn new(lanes: &[&Parts], active: Vec<usize>, n: usize, n_exc: usize) -> State {
+        let width = active.len();
+        let mut factor = vec![0.0; n_exc * width];
+        for (b, &lane) in active.iter().enumerate() {
+            for (i, &f) in lanes[lane].exc_factor.iter().enumerate() {
+                factor[i * width + b] = f;
+            }
+        }
+        State {
+            layout: Layout::new(lanes, &active),
+            active,
+            width,
+            n,
+            n_exc,
+            r: vec![0.0; n * width],
+            y_ee: vec![0.0; n_exc * width],
+            y_ei: vec![0.0; n_exc * width],
+            y_inh: vec![0.0; (n - n_exc) * width],
+            factor,
+            exc_sum: vec![0.0; width],
+            inh_sum: vec![0.0; width],
+        }
+    }
+
+    /// The same state restricted to lanes `keep` (positions among the active).
+    fn keep(self, lanes: &[&Parts], keep: &[usize]) -> State {
+        let active: Vec<usize> = keep.iter().map(|&b| self.active[b]).collect();
+        let mut next = State::new(lanes, active, self.n, self.n_exc);
+        for i in 0..self.n {
+            for (nb, &ob) in keep.iter().enumerate() {
+                next.r[i * next.width + nb] = self.r[i * self.width + ob];
+            }
+        }
+        next
+    }
+
+    /// In-order sums of each lane's excitatory and inhibitory rates.
+    fn sums(&mut self, avx2: bool) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU has AVX2 (checked at run time).
+            return unsafe { self.sums_avx2() };
+        }
+        let _ = avx2;
+        self.sums_generic();
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn sums_avx2(&mut self) {
+        self.sums_generic();
+    }
+
+    #[inline(always)]
+    fn sums_generic(&mut self) {
+        let w = self.width;
+        self.exc_sum.fill(0.0);
+        self.inh_sum.fill(0.0);
+        for row in self.r[..self.n_exc * w].chunks_exact(w) {
+            for (s, &x) in self.exc_sum.iter_mut().zip(row) {
+                *s += x;
+            }
+        }
+        for row in self.r[self.n_exc * w..].chunks_exact(w) {
+            for (s, &x) in self.inh_sum.iter_mut().zip(row) {
+                *s += x;
+            }
+        }
+    }
+
+    /// One Euler step of every active lane.
+    fn step(&mut self, input: f64, n_target: usize, sim: &SimSpec, avx2: bool) {
+        for (m, l) in &self.layout.ee {
+            apply(m, l, &self.r, self.width, &mut self.y_ee, avx2);
+        }
+        for (m, l) in &self.layout.ei {
+            apply(m, l, &self.r, self.width, &mut self.y_ei, avx2);
+        }
+        for (m, l) in &self.layout.inh {
+            apply(m, l, &self.r, self.width, &mut self.y_inh, avx2);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU has AVX2 (checked at run time).
+            return unsafe { self.update_avx2(input, n_target, sim) };
+        }
+        self.update_generic(input, n_target, sim);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn update_avx2(&mut self, input: f64, n_target: usize, sim: &SimSpec) {
+        self.update_generic(input, n_target, sim);
+    }
+
+    /// `r += (−r + f(W r + I)) · dt / tau`, in the notebook's operation order,
+    /// with `W r` of excitatory rows = E–E part + factor × inhibitory part.
+    #[inline(always)]
+    fn update_generic(&mut self, input: f64, n_target: usize, sim: &SimSpec) {
+        let (dt, tau, f) = (sim.dt, sim.tau, sim.transfer);
+        let w = self.width;
+        for ((y, &f), &z) in self.y_ee.iter_mut().zip(&self.factor).zip(&self.y_ei) {
+            *y += f * z;
+        }
+        let (r_exc, r_inh) = self.r.split_at_mut(self.n_exc * w);
+        let (r_on, r_off) = r_exc.split_at_mut(n_target * w);
+        let (y_on, y_off) = self.y_ee.split_at(n_target * w);
+        for (ri, &y) in r_on.iter_mut().zip(y_on) {
+            *ri += (-*ri + f.apply(y + input)) * dt / tau;
+        }
+        for (ri, &y) in r_off.iter_mut().zip(y_off) {
+            *ri += (-*ri + f.apply(y + 0.0)) * dt / tau;
+        }
+        for (ri, &y) in r_inh.iter_mut().zip(&self.y_inh) {
+            *ri += (-*ri + f.apply(y + 0.0)) * dt / tau;
+        }
+    }
 }
 
 /// Which lanes use which block, for the active lanes (renumbered 0..).

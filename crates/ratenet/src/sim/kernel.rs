@@ -78,6 +78,8 @@ pub fn dense_matvec(n: usize, w: &[f64], r: &[f64], y: &mut [f64]) {
 }
 
 #[inline]
+// Index loops keep the accumulation order explicit (it defines the bits).
+#[allow(clippy::needless_range_loop)]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
     let chunks = a.len() / 8;
@@ -95,6 +97,8 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// CSR mat-vec.
+// Index loops keep the accumulation order explicit (it defines the bits).
+#[allow(clippy::needless_range_loop)]
 pub fn csr_matvec(m: &Csr, r: &[f64], y: &mut [f64]) {
     for (i, yi) in y.iter_mut().enumerate().take(m.n_rows) {
         let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);

@@ -348,7 +348,19 @@ impl Observer {
         for &x in exc {
             sum += x;
         }
-        let mean = sum / self.n_exc as f64;
+        let others_finite = r[self.n_exc..].iter().sum::<f64>().is_finite();
+        self.observe_sum(k, sum, others_finite, || exc.to_vec())
+    }
+
+    /// As [`Observer::observe`] from the in-order sum of the excitatory rates
+    /// (what batched engines compute for many runs at once), whether the
+    /// inhibitory rates are finite, and the excitatory rates on demand (needed
+    /// once, for the baseline).
+    pub fn observe_sum(&mut self, k: usize, exc_sum: f64, others_finite: bool, exc: impl FnOnce() -> Vec<f64>) -> Verdict {
+        if self.frozen {
+            return Verdict::Decided;
+        }
+        let mean = exc_sum / self.n_exc as f64;
         self.last_mean = mean;
         self.last_step = k;
         // np.max propagates NaN.
@@ -357,7 +369,7 @@ impl Observer {
         }
         if k + 1 == self.on.0 {
             // np.mean of one column: numpy's pairwise order.
-            let b = np_sum(exc) / self.n_exc as f64;
+            let b = np_sum(&exc()) / self.n_exc as f64;
             self.threshold = self.on_value * self.threshold_ratio + b;
         }
         let mut decided = false;
@@ -365,12 +377,9 @@ impl Observer {
             self.t_return = Some(k as f64 * self.dt);
             decided = true;
         }
-        if !self.diverged {
-            let finite = mean.is_finite() && r[self.n_exc..].iter().sum::<f64>().is_finite();
-            if !finite || mean > self.divergence {
-                self.diverged = true;
-                decided = true;
-            }
+        if !self.diverged && (!mean.is_finite() || !others_finite || mean > self.divergence) {
+            self.diverged = true;
+            decided = true;
         }
         if decided && self.stop_early {
             self.frozen = true;

@@ -1,0 +1,71 @@
+//! Kernel benchmark (not a test): synaptic updates per second of the batched
+//! engine on the homework network (observed MICrONS E–E block, 444 neurons),
+//! one to four lanes, and of the single-run dense and sparse kernels.
+//!
+//!     cargo bench -p ratenet --bench kernels
+//!
+//! A synaptic update is one non-zero weight used in one simulated step for
+//! one run. Numbers are per core (everything here runs on one thread).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ratenet::experiment::{self, Spec};
+use ratenet::network::build::{self, Parts};
+use ratenet::sim::{self, batch, Kernel, KernelChoice, Record, Schedule};
+
+fn spec() -> Spec {
+    let d = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/microns_1300");
+    let text = format!(
+        "compat = \"notebook\"\n[data]\nsynapses = \"{d}/synapses_synthetic_1300.feather\"\ncells = \"{d}/cell_info_1300.feather\"\n\
+         [simulation]\nstop_early = false\nt_max = 10.0\n"
+    );
+    Spec::parse(&text).expect("bench spec")
+}
+
+fn time<F: FnMut()>(mut f: F) -> f64 {
+    f();
+    let reps = 3;
+    let t = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    t.elapsed().as_secs_f64() / reps as f64
+}
+
+fn main() {
+    let spec = spec();
+    let connectome = experiment::load_connectome(&spec).expect("shared data").expect("observed");
+    let ee = Arc::new(connectome.matrix.transpose());
+    let (n, n_exc) = build::sizes(&spec.network, Some(connectome.n())).unwrap();
+    let random = build::random_parts(&spec.network, n, n_exc, 0).unwrap();
+    let schedule = Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory).unwrap();
+    let steps = schedule.steps as f64;
+    println!("network: {n} neurons, {} excitatory; {} steps per run", n_exc, schedule.steps);
+    // Lanes sharing the random blocks and the E–E block (conditions of one seed with one matrix).
+    let shared: Vec<Parts> = (0..4).map(|_| build::parts_with(&spec.network, &random, ee.clone(), None, None)).collect();
+    // Lanes sharing only the random blocks (each its own E–E block, as shuffles).
+    let own: Vec<Parts> = (0..4)
+        .map(|_| build::parts_with(&spec.network, &random, Arc::new((*ee).clone()), None, None))
+        .collect();
+    let nnz = (shared[0].ee.nnz() + shared[0].exc_inh.nnz() + shared[0].inh_rows.nnz()) as f64;
+    println!("non-zeros per run: {nnz}");
+    for (what, set) in [("all blocks shared", &shared), ("E–E block per lane", &own)] {
+        for lanes in 1..=4 {
+            let l: Vec<&Parts> = set[..lanes].iter().collect();
+            let secs = time(|| {
+                batch::simulate_batch(&l, &schedule, &spec.simulation, &spec.metric, &Record::default());
+            });
+            let ups = nnz * steps * lanes as f64 / secs;
+            println!("batched, {what:<19} {lanes} lane(s): {:>8.2} ms/run  {:.2e} updates/s", secs * 1e3 / lanes as f64, ups);
+        }
+    }
+    let net = shared[0].network();
+    for choice in [KernelChoice::Dense, KernelChoice::Sparse] {
+        let kernel = Kernel::new(&net, choice);
+        let secs = time(|| {
+            sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, &Record::default());
+        });
+        println!("single run, {choice:?} kernel:          {:>8.2} ms/run  {:.2e} updates/s", secs * 1e3, nnz * steps / secs);
+    }
+}
