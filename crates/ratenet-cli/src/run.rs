@@ -236,14 +236,22 @@ fn draw_figures(
         .collect();
     // Each figure is an independent job (title, caption, draw); they run in
     // parallel and come back in this order for the report.
-    type Job<'a> = (String, String, String, Box<dyn Fn(&str) -> Result<()> + Send + Sync + 'a>);
+    type Job<'a> = (
+        String,
+        String,
+        String,
+        Box<dyn Fn(&str) -> Result<()> + Send + Sync + 'a>,
+    );
     let mut jobs: Vec<Job> = Vec::new();
     let (fig, points) = (&fig, &points);
     if results.keys.is_empty() {
         jobs.push((
             "delta_t_distributions".into(),
             "ΔT per condition".into(),
-            format!("ΔT over seeds {}; histograms (left) and strip plot with box (right).", seeds_text(spec)),
+            format!(
+                "ΔT over seeds {}; histograms (left) and strip plot with box (right).",
+                seeds_text(spec)
+            ),
             Box::new(move |stem| plot::delta_t_distributions(fig, stem, conditions, points).map_err(perr)),
         ));
     } else {
@@ -255,7 +263,12 @@ fn draw_figures(
             Box::new(move |stem| plot::sweep_plot(fig, stem, key, conditions, points).map_err(perr)),
         ));
         for (p, vals) in results.points.iter().enumerate() {
-            let what: Vec<String> = results.keys.iter().zip(vals).map(|(k, v)| format!("{k} = {v}")).collect();
+            let what: Vec<String> = results
+                .keys
+                .iter()
+                .zip(vals)
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
             jobs.push((
                 format!("delta_t_distributions_point{p}"),
                 format!("ΔT per condition at {}", what.join(", ")),
@@ -286,7 +299,10 @@ fn draw_figures(
             format!("Time series: {}", cond.name),
             "Excitatory rates (faint) and mean (bold) with ΔT; inhibitory rates; stimulus.".into(),
             Box::new(move |stem| {
-                let record = Record { trace: true, neurons: exc.iter().chain(&inh).copied().collect() };
+                let record = Record {
+                    trace: true,
+                    neurons: exc.iter().chain(&inh).copied().collect(),
+                };
                 let (_, resp) = experiment::simulate_run(&point.spec, connectomes.of(0), cond, seed, &record)?;
                 let t = resp.trace.unwrap_or_default();
                 let ts = plot::TimeSeries {
@@ -311,15 +327,23 @@ fn draw_figures(
             "E–E matrix".into(),
             format!("{} neurons; colour limits at the 95th percentile of |w|.", c.n()),
             Box::new(move |stem| {
-                plot::matrix_heatmap(fig, stem, "Observed E–E weights (pre × post)", &c.matrix.to_dense(), c.n())
-                    .map_err(perr)
+                plot::matrix_heatmap(
+                    fig,
+                    stem,
+                    "Observed E–E weights (pre × post)",
+                    &c.matrix.to_dense(),
+                    c.n(),
+                )
+                .map_err(perr)
             }),
         ));
         jobs.push((
             "weights".into(),
             "Weight distribution".into(),
             "Non-zero weights, 101 bins up to the 99th percentile.".into(),
-            Box::new(move |stem| plot::weight_histogram(fig, stem, "Observed E–E weights", &c.matrix.values).map_err(perr)),
+            Box::new(move |stem| {
+                plot::weight_histogram(fig, stem, "Observed E–E weights", &c.matrix.values).map_err(perr)
+            }),
         ));
         jobs.push((
             "reciprocal".into(),

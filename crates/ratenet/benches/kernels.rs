@@ -35,15 +35,22 @@ fn time<F: FnMut()>(mut f: F) -> f64 {
 
 fn main() {
     let spec = spec();
-    let connectome = experiment::load_connectome(&spec).expect("shared data").expect("observed");
+    let connectome = experiment::load_connectome(&spec)
+        .expect("shared data")
+        .expect("observed");
     let ee = Arc::new(connectome.matrix.transpose());
     let (n, n_exc) = build::sizes(&spec.network, Some(connectome.n())).unwrap();
     let random = build::random_parts(&spec.network, n, n_exc, 0).unwrap();
     let schedule = Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory).unwrap();
     let steps = schedule.steps as f64;
-    println!("network: {n} neurons, {} excitatory; {} steps per run", n_exc, schedule.steps);
+    println!(
+        "network: {n} neurons, {} excitatory; {} steps per run",
+        n_exc, schedule.steps
+    );
     // Lanes sharing the random blocks and the E–E block (conditions of one seed with one matrix).
-    let shared: Vec<Parts> = (0..4).map(|_| build::parts_with(&spec.network, &random, ee.clone(), None, None)).collect();
+    let shared: Vec<Parts> = (0..4)
+        .map(|_| build::parts_with(&spec.network, &random, ee.clone(), None, None))
+        .collect();
     // Lanes sharing only the random blocks (each its own E–E block, as shuffles).
     let own: Vec<Parts> = (0..4)
         .map(|_| build::parts_with(&spec.network, &random, Arc::new((*ee).clone()), None, None))
@@ -57,15 +64,30 @@ fn main() {
                 batch::simulate_batch(&l, &schedule, &spec.simulation, &spec.metric, &Record::default());
             });
             let ups = nnz * steps * lanes as f64 / secs;
-            println!("batched, {what:<19} {lanes} lane(s): {:>8.2} ms/run  {:.2e} updates/s", secs * 1e3 / lanes as f64, ups);
+            println!(
+                "batched, {what:<19} {lanes} lane(s): {:>8.2} ms/run  {:.2e} updates/s",
+                secs * 1e3 / lanes as f64,
+                ups
+            );
         }
     }
     let net = shared[0].network();
     for choice in [KernelChoice::Dense, KernelChoice::Sparse] {
         let kernel = Kernel::new(&net, choice);
         let secs = time(|| {
-            sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, &Record::default());
+            sim::simulate(
+                &net,
+                &kernel,
+                &schedule,
+                &spec.simulation,
+                &spec.metric,
+                &Record::default(),
+            );
         });
-        println!("single run, {choice:?} kernel:          {:>8.2} ms/run  {:.2e} updates/s", secs * 1e3, nnz * steps / secs);
+        println!(
+            "single run, {choice:?} kernel:          {:>8.2} ms/run  {:.2e} updates/s",
+            secs * 1e3,
+            nnz * steps / secs
+        );
     }
 }

@@ -23,17 +23,29 @@ pub const MAX_DENSE: usize = 4000;
 /// Schur decomposition), summarised.
 pub fn spectrum(n: usize, w: &[f64]) -> Result<Spectrum> {
     if w.len() != n * n {
-        bail!("spectrum: expected {} entries for a {n} × {n} matrix, got {}", n * n, w.len());
+        bail!(
+            "spectrum: expected {} entries for a {n} × {n} matrix, got {}",
+            n * n,
+            w.len()
+        );
     }
     if n > MAX_DENSE {
         bail!("spectrum: {n} neurons is more than the {MAX_DENSE} a dense eigen-decomposition handles here");
     }
     if n == 0 {
-        return Ok(Spectrum { spectral_radius: 0.0, max_real: f64::NEG_INFINITY });
+        return Ok(Spectrum {
+            spectral_radius: 0.0,
+            max_real: f64::NEG_INFINITY,
+        });
     }
     let m = Mat::<f64>::from_fn(n, n, |i, j| w[i * n + j]);
-    let ev = m.eigenvalues().map_err(|e| err!("spectrum: the eigen-decomposition did not converge ({e:?})"))?;
-    let mut s = Spectrum { spectral_radius: 0.0, max_real: f64::NEG_INFINITY };
+    let ev = m
+        .eigenvalues()
+        .map_err(|e| err!("spectrum: the eigen-decomposition did not converge ({e:?})"))?;
+    let mut s = Spectrum {
+        spectral_radius: 0.0,
+        max_real: f64::NEG_INFINITY,
+    };
     for z in ev {
         s.spectral_radius = s.spectral_radius.max(z.re.hypot(z.im));
         s.max_real = s.max_real.max(z.re);
@@ -59,7 +71,10 @@ mod tests {
         // 2 · rotation by 90°: eigenvalues ±2i.
         let w = [0.0, -2.0, 2.0, 0.0];
         let s = spectrum(2, &w).unwrap();
-        assert!((s.spectral_radius - 2.0).abs() < 1e-12 && s.max_real.abs() < 1e-12, "{s:?}");
+        assert!(
+            (s.spectral_radius - 2.0).abs() < 1e-12 && s.max_real.abs() < 1e-12,
+            "{s:?}"
+        );
     }
 
     #[test]

@@ -705,7 +705,7 @@ mod tests {
         // Bootstrap bounds: inside the range of possible resampled differences
         // (min x − max y, max x − min y) and around the observed difference.
         assert!(
-            11.91 - 17.21 <= lo && lo < -3.39 && -3.39 < hi && hi <= 13.51 - 15.29,
+            (11.91 - 17.21..-3.39).contains(&lo) && -3.39 < hi && hi <= 13.51 - 15.29,
             "CI [{lo}, {hi}]"
         );
 

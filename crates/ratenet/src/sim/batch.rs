@@ -187,7 +187,8 @@ pub fn simulate_batch(
         for (b, &lane) in st.active.iter().enumerate() {
             let (w, r) = (st.width, &st.r);
             let column = || (0..n_exc).map(|i| r[i * w + b]).collect::<Vec<f64>>();
-            let decided = observers[lane].observe_sum(k, st.exc_sum[b], st.inh_sum[b].is_finite(), column) == Verdict::Decided;
+            let decided =
+                observers[lane].observe_sum(k, st.exc_sum[b], st.inh_sum[b].is_finite(), column) == Verdict::Decided;
             if let Some(t) = &mut traces[lane] {
                 for (i, x) in lane_r.iter_mut().enumerate() {
                     *x = r[i * w + b];

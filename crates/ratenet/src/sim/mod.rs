@@ -356,7 +356,13 @@ impl Observer {
     /// (what batched engines compute for many runs at once), whether the
     /// inhibitory rates are finite, and the excitatory rates on demand (needed
     /// once, for the baseline).
-    pub fn observe_sum(&mut self, k: usize, exc_sum: f64, others_finite: bool, exc: impl FnOnce() -> Vec<f64>) -> Verdict {
+    pub fn observe_sum(
+        &mut self,
+        k: usize,
+        exc_sum: f64,
+        others_finite: bool,
+        exc: impl FnOnce() -> Vec<f64>,
+    ) -> Verdict {
         if self.frozen {
             return Verdict::Decided;
         }
