@@ -7,6 +7,8 @@
 //! language (white background, seaborn "deep" palette, DejaVu Sans rendered
 //! through ab_glyph) so that PNGs in the report and SVGs for papers match.
 
+#![warn(missing_docs)]
+
 mod canvas;
 mod distributions;
 mod error;

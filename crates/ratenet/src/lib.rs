@@ -13,6 +13,8 @@
 //! | metrics and statistics | [`analysis`] | tables of numbers |
 //! | experiment file, runner, results, shards | [`experiment`] | [`experiment::Results`] |
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod data;
 mod error;
