@@ -326,11 +326,9 @@ impl Results {
 
     /// `results.csv`.
     pub fn results_csv(&self) -> String {
-        let mut w = csv::Writer::from_writer(Vec::new());
         let mut head = vec!["condition".to_string(), "seed".to_string()];
-        head.extend(self.keys.iter().cloned());
-        head.extend(RESULT_COLUMNS.iter().map(|s| s.to_string()));
-        w.write_record(&head).ok();
+        head.extend(header(&self.keys, &RESULT_COLUMNS));
+        let mut rows = Vec::with_capacity(self.rows.len());
         for r in &self.rows {
             let mut rec = vec![r.condition.clone(), r.seed.to_string()];
             rec.extend(r.params.iter().map(|&v| fmt_float(v)));
@@ -347,17 +345,16 @@ impl Results {
                 r.n_neurons.to_string(),
                 r.n_exc.to_string(),
             ]);
-            w.write_record(&rec).ok();
+            rows.push(rec);
         }
-        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+        csv_table(head, rows)
     }
 
     /// `summary.csv`: per point × condition.
     pub fn summary_csv(&self) -> String {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let mut head: Vec<String> = self.keys.clone();
-        head.extend(
-            [
+        let head = header(
+            &self.keys,
+            &[
                 "condition",
                 "n",
                 "n_returned",
@@ -369,10 +366,9 @@ impl Results {
                 "delta_t_max",
                 "reciprocal_mean",
                 "reciprocal_sd",
-            ]
-            .map(String::from),
+            ],
         );
-        w.write_record(&head).ok();
+        let mut rows = Vec::new();
         for p in &self.points {
             for c in &self.conditions {
                 let g = self.group(p, c);
@@ -394,18 +390,17 @@ impl Results {
                     opt(rd.mean),
                     opt(rd.sd),
                 ]);
-                w.write_record(&rec).ok();
+                rows.push(rec);
             }
         }
-        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+        csv_table(head, rows)
     }
 
     /// `stats.csv`: each condition against the first at each point, over runs that returned.
     pub fn stats_csv(&self) -> String {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let mut head: Vec<String> = self.keys.clone();
-        head.extend(
-            [
+        let head = header(
+            &self.keys,
+            &[
                 "condition",
                 "reference",
                 "n",
@@ -419,12 +414,11 @@ impl Results {
                 "p_value",
                 "cliffs_delta",
                 "cohens_d",
-            ]
-            .map(String::from),
+            ],
         );
-        w.write_record(&head).ok();
+        let mut rows = Vec::new();
         let Some(reference) = self.conditions.first() else {
-            return String::new();
+            return csv_table(head, rows);
         };
         for p in &self.points {
             let refs = self.group(p, reference);
@@ -449,10 +443,10 @@ impl Results {
                     opt(cmp.cliffs_delta),
                     opt(cmp.cohens_d),
                 ]);
-                w.write_record(&rec).ok();
+                rows.push(rec);
             }
         }
-        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+        csv_table(head, rows)
     }
 
     /// `results.parquet`, with the same columns as `results.csv`.
@@ -509,6 +503,23 @@ impl Results {
         write_atomic(&dir.join("stats.csv"), self.stats_csv().as_bytes())?;
         Ok(())
     }
+}
+
+/// CSV text of a header and rows; writing to memory cannot fail.
+fn csv_table(head: Vec<String>, rows: Vec<Vec<String>>) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for rec in std::iter::once(head).chain(rows) {
+        w.write_record(&rec).ok();
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The swept keys followed by `columns`.
+fn header(keys: &[String], columns: &[&str]) -> Vec<String> {
+    keys.iter()
+        .cloned()
+        .chain(columns.iter().map(|s| s.to_string()))
+        .collect()
 }
 
 /// Result columns after condition, seed and the swept keys.
