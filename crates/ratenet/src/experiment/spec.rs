@@ -173,10 +173,8 @@ pub fn parse_set_value(v: &str) -> toml::Value {
 /// Setting one column of `data.select` when the file has no selection first
 /// copies the default selection in, so that it adds to the one in force.
 pub fn set_key(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
-    let parts: Vec<&str> = key.split('.').collect();
-    if parts.iter().any(|p| p.is_empty()) {
-        bail!("--set {key}: expected section.key=value");
-    }
+    let parts = split_key(key)?;
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     if parts.len() >= 3 && parts[0] == "data" && parts[1] == "select" {
         let data = root
             .entry("data")
@@ -198,6 +196,37 @@ pub fn set_key(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<
     }
     t.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())
+}
+
+/// Split a dotted key into its parts, as TOML does (`sweep."network.g"`);
+/// under `sweep.` the rest is one key, so `sweep.network.g` works too.
+fn split_key(key: &str) -> Result<Vec<String>> {
+    let bad = || err!("--set {key}: expected section.key=value");
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    for c in key.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '.') => parts.push(std::mem::take(&mut cur).trim().to_string()),
+            (None, c) => cur.push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err(bad());
+    }
+    parts.push(cur.trim().to_string());
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(bad());
+    }
+    if parts[0] == "sweep" && parts.len() > 2 {
+        let rest = parts[1..].join(".");
+        parts.truncate(1);
+        parts.push(rest);
+    }
+    Ok(parts)
 }
 
 /// Parse `"0-9"`, `"7"` or `[0, 3, 7]` into seeds.
@@ -465,9 +494,7 @@ impl Spec {
         for (k, vals) in &spec.sweep.params {
             for &v in vals {
                 let mut raw = spec.raw.clone();
-                if let Some(toml::Value::Table(t)) = raw.get_mut("sweep") {
-                    t.clear();
-                }
+                raw.remove("sweep");
                 set_key(&mut raw, k, toml::Value::Float(v))?;
                 Spec::from_table(raw).map_err(|e| e.context(format!("sweep \"{k}\" = {v}")))?;
             }
@@ -546,4 +573,64 @@ fn parse_conditions(v: Option<&toml::Value>) -> Result<Vec<Condition>> {
         out.push(Condition { name, nulls });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_keys_split_like_toml() {
+        assert_eq!(split_key("network.g").unwrap(), ["network", "g"]);
+        assert_eq!(split_key("sweep.\"network.g\"").unwrap(), ["sweep", "network.g"]);
+        assert_eq!(split_key("sweep.network.g").unwrap(), ["sweep", "network.g"]);
+        assert_eq!(split_key("data.select.'a.b'").unwrap(), ["data", "select", "a.b"]);
+        assert!(split_key("network.").is_err());
+        assert!(split_key("sweep.\"network.g").is_err());
+    }
+
+    #[test]
+    fn set_values_are_toml_or_plain_strings() {
+        assert_eq!(parse_set_value("1"), toml::Value::Integer(1));
+        assert_eq!(parse_set_value("0.25"), toml::Value::Float(0.25));
+        assert_eq!(parse_set_value("\"x\""), toml::Value::String("x".into()));
+        assert_eq!(
+            parse_set_value("data/s.feather"),
+            toml::Value::String("data/s.feather".into())
+        );
+        let mut t = toml::Table::new();
+        set_key(&mut t, "sweep.network.g", parse_set_value("[0.1, 0.2]")).unwrap();
+        let spec = Spec::from_table(t).unwrap();
+        assert_eq!(spec.sweep.params, vec![("network.g".to_string(), vec![0.1, 0.2])]);
+    }
+
+    #[test]
+    fn setting_one_selection_column_keeps_the_default_rules() {
+        let mut t = toml::Table::new();
+        set_key(&mut t, "data.select.cell_type_auto", parse_set_value("6P")).unwrap();
+        let spec = Spec::from_table(t).unwrap();
+        let cols: Vec<&str> = spec.data.select.rules.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(cols, ["cell_type_auto", "proofreading_strategy", "region"]);
+        assert_eq!(
+            spec.data.select.rules[0].1,
+            crate::data::Rule::In(vec![crate::data::Scalar::Str("6P".into())])
+        );
+    }
+
+    #[test]
+    fn sweep_points_resolve_and_bad_values_are_refused_up_front() {
+        let spec =
+            Spec::parse("[network]\nkind = \"random\"\n[sweep]\nseeds = [3, 1]\n\"network.n_neurons\" = [100, 200]\n")
+                .unwrap();
+        assert_eq!(spec.sweep.seeds, [3, 1]);
+        assert_eq!(
+            spec.with_value("network.n_neurons", 100.0).unwrap().network.n_neurons,
+            100
+        );
+        let e = Spec::parse("[sweep]\n\"network.connectivity_proba\" = [0.2, 1.5]\n").unwrap_err();
+        assert!(
+            e.message().contains("connectivity_proba") && e.message().contains("1.5"),
+            "{e}"
+        );
+    }
 }
