@@ -88,6 +88,9 @@ enum Command {
         /// Start over in a folder that holds another experiment's results.
         #[arg(long)]
         force: bool,
+        /// Most runs advanced together over shared weights (1: one at a time); results never depend on it.
+        #[arg(long, default_value_t = ratenet::experiment::runner::MAX_LANES as u64, value_parser = clap::value_parser!(u64).range(1..=64))]
+        batch: u64,
     },
     /// Merge the shards of a folder into the files one run would write.
     Merge {
@@ -119,6 +122,7 @@ pub fn run(cli: Cli) -> Result<()> {
             shard,
             quiet,
             force,
+            batch,
         } => crate::run::run(
             &spec.spec,
             &spec.sets,
@@ -128,6 +132,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 shard,
                 quiet,
                 force,
+                batch: batch as usize,
             },
         ),
         Command::Merge { dir } => crate::run::merge(&dir),

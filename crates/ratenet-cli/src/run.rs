@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Start over in a folder holding another experiment.
     pub force: bool,
+    /// Most runs advanced together (results do not depend on it).
+    pub batch: usize,
 }
 
 /// UTC time as RFC 3339, without a date library.
@@ -98,7 +100,7 @@ pub fn run(spec_path: &Path, sets: &[String], opts: RunOptions) -> Result<()> {
         pb.set_length(total as u64);
         pb.set_position(d as u64);
     };
-    let rows = pool.install(|| runner::execute(&plan, &connectomes, &out, shard, done, &progress))?;
+    let rows = pool.install(|| runner::execute(&plan, &connectomes, &out, shard, done, opts.batch, &progress))?;
     pb.finish_and_clear();
     let elapsed = t0.elapsed().as_secs_f64();
     let fresh: Vec<&ratenet::experiment::Row> = rows

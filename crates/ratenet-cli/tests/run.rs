@@ -980,3 +980,15 @@ fn example_random_network() {
         .all(|r| col(&head, r, "reciprocal").is_empty() && col(&head, r, "nnz_ee").is_empty()));
     assert!(rows.iter().all(|r| col(&head, r, "n_neurons") == "200"));
 }
+
+/// Runs advanced together share weights but never bits: one run at a time
+/// (`--batch 1`), pairs, and the default give the same tables.
+#[test]
+fn batch_size_does_not_change_results() {
+    let e = Exp::new(MICRONS);
+    ok(&mut e.run(true, "b1", &["--batch", "1"]));
+    ok(&mut e.run(true, "b2", &["--batch", "2", "--threads", "1"]));
+    ok(&mut e.run(true, "b4", &[]));
+    assert_same_tables(&e.dir("b1"), &e.dir("b4"));
+    assert_same_tables(&e.dir("b2"), &e.dir("b4"));
+}

@@ -70,7 +70,7 @@ pub fn run_one(plan: &Plan, connectomes: &Connectomes, run: &RunId) -> Result<Ro
     ))
 }
 
-/// Most runs advanced together: four fill an AVX2 register of rates.
+/// Most runs advanced together by default: four fill an AVX2 register of rates.
 pub const MAX_LANES: usize = 4;
 
 /// Split pending runs into batches that share weights: the conditions of one
@@ -78,7 +78,7 @@ pub const MAX_LANES: usize = 4;
 /// seeds of one (point, condition) share the E–E block when no null model
 /// draws from the seed. Batches never change a run's result (see
 /// [`crate::sim::batch`]), only how fast it comes.
-pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId]) -> Vec<Vec<&'a RunId>> {
+pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId], max_lanes: usize) -> Vec<Vec<&'a RunId>> {
     let by_seed = plan.points.first().is_some_and(|p| p.spec.conditions.len() > 1);
     let mut groups: Vec<((usize, u64), Vec<&RunId>)> = Vec::new();
     for &r in pending {
@@ -94,7 +94,7 @@ pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId]) -> Vec<Vec<&'a RunId>> {
     }
     groups
         .into_iter()
-        .flat_map(|(_, g)| g.chunks(MAX_LANES).map(|c| c.to_vec()).collect::<Vec<_>>())
+        .flat_map(|(_, g)| g.chunks(max_lanes.max(1)).map(|c| c.to_vec()).collect::<Vec<_>>())
         .collect()
 }
 
@@ -192,7 +192,8 @@ struct EeBlock {
     nnz: u64,
 }
 
-/// Run every run of `shard` not yet in `done`, appending rows to the shard's
+/// Run every run of `shard` not yet in `done`, at most `max_lanes` runs
+/// advanced together, appending rows to the shard's
 /// journal as they finish; `progress(done, total)` is called after each.
 /// Returns all rows known afterwards.
 pub fn execute(
@@ -201,6 +202,7 @@ pub fn execute(
     out: &OutputDir,
     shard: Shard,
     mut done: BTreeMap<usize, Row>,
+    max_lanes: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<BTreeMap<usize, Row>> {
     let mine: Vec<&RunId> = plan.runs.iter().filter(|r| shard.owns(r.index)).collect();
@@ -210,7 +212,7 @@ pub fn execute(
     progress(already, total);
     let journal = Mutex::new(Journal::open(&out.journal_path(shard))?);
     let counter = Mutex::new(already);
-    let groups = batches(plan, &pending);
+    let groups = batches(plan, &pending, max_lanes);
     let fresh: Vec<Vec<Row>> = groups
         .par_iter()
         .map(|runs| {
