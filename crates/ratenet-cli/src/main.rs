@@ -23,7 +23,25 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         eprintln!("ratenet: internal error{at}: {msg} (please report it)");
     }));
-    let cli = commands::Cli::parse();
+    let cli = match commands::Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help, --version, and a bare `ratenet` (the help is the answer).
+        Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            e.exit()
+        }
+        Err(e) => {
+            // One line, like every other error; `--help` has the rest.
+            let text = e.render().to_string();
+            let head: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let msg = head.join(" ");
+            eprintln!("ratenet: {} (see ratenet --help)", msg.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

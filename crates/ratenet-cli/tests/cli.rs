@@ -474,3 +474,16 @@ fn null_models_on_a_random_network() {
     let line = fails(&[&"simulate", &spec.path()]);
     assert_names(&line, &["shuffled", "null models", "random"]);
 }
+
+/// Argument mistakes end in one line too, naming the argument.
+#[test]
+fn argument_errors_are_one_line() {
+    let line = fails(&[&"run", &"spec.toml", &"--bogus"]);
+    assert_names(&line, &["--bogus"]);
+    let line = fails(&[&"simulate"]);
+    assert_names(&line, &["<SPEC>"]);
+    let line = fails(&[&"run", &"spec.toml", &"--threads", &"abc"]);
+    assert_names(&line, &["--threads", "abc"]);
+    let line = fails(&[&"run", &"spec.toml", &"--batch", &"0"]);
+    assert_names(&line, &["--batch"]);
+}
