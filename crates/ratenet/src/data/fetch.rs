@@ -46,22 +46,29 @@ pub fn is_url(source: &str) -> bool {
 /// A local path is returned as it is (an error `KEY: no such file 'PATH'` if
 /// it does not exist). An http(s) URL is downloaded once into [`cache_dir`]
 /// and the cached path returned; later calls use the cached file without
-/// touching the network. `sha256` (hex, any case) pins the downloaded
-/// content: it is checked after download and on every use of the cached
-/// file. `key` names the experiment-file key the source came from (e.g.
+/// touching the network. `sha256` (hex, any case) pins the content: it is
+/// checked after download, on every use of the cached file, and on a local
+/// file too (a pin says which bytes, wherever they come from). `key` names the experiment-file key the source came from (e.g.
 /// `data.synapses`) so that messages can tell the user what to override.
 pub fn resolve(source: &str, sha256: Option<&str>, key: &str) -> Result<PathBuf> {
     if is_url(source) {
         resolve_in(&cache_dir()?, source, sha256, key)
     } else {
-        local(source, key)
+        local(source, sha256, key)
     }
 }
 
-fn local(source: &str, key: &str) -> Result<PathBuf> {
+fn local(source: &str, sha256: Option<&str>, key: &str) -> Result<PathBuf> {
     let path = PathBuf::from(source);
     if !path.exists() {
         bail!("{key}: no such file '{source}'");
+    }
+    if let Some(pin) = sha256 {
+        let want = normalize_digest(pin).map_err(|e| e.context(key))?;
+        let got = sha256_file(&path)?;
+        if got != want {
+            bail!("{key}: '{source}' has sha256 {got}, but {key}_sha256 pins {want}");
+        }
     }
     Ok(path)
 }
@@ -70,7 +77,7 @@ fn local(source: &str, key: &str) -> Result<PathBuf> {
 /// callers (and tests) that must not depend on the process environment.
 pub fn resolve_in(cache: &Path, source: &str, sha256: Option<&str>, key: &str) -> Result<PathBuf> {
     if !is_url(source) {
-        return local(source, key);
+        return local(source, sha256, key);
     }
     let expected = sha256.map(normalize_digest).transpose().map_err(|e| e.context(key))?;
     let path = cached_path(cache, source);
@@ -323,6 +330,26 @@ mod tests {
         let missing = dir.path().join("none.feather");
         let e = resolve(missing.to_str().unwrap(), None, KEY).unwrap_err().to_string();
         assert_eq!(e, format!("{KEY}: no such file '{}'", missing.display()));
+    }
+
+    #[test]
+    fn pins_are_checked_on_local_files_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("syn.feather");
+        fs::write(&p, b"some bytes").unwrap();
+        let s = p.to_str().unwrap();
+        let good = digest(b"some bytes");
+        assert_eq!(resolve(s, Some(&good.to_uppercase()), KEY).unwrap(), p);
+        let bad = digest(b"other bytes");
+        let e = resolve(s, Some(&bad), KEY).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("{KEY}: ")) && e.contains(&good) && e.contains(&bad),
+            "{e}"
+        );
+        assert!(resolve(s, Some("abc"), KEY)
+            .unwrap_err()
+            .to_string()
+            .contains("64 hex digits"));
     }
 
     #[test]
