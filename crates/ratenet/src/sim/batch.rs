@@ -28,27 +28,34 @@ use crate::sim::{MetricSpec, Observer, Record, Response, Schedule, SimSpec, Trac
 #[inline(always)]
 // Index loops keep the accumulation order explicit (it defines the bits).
 #[allow(clippy::needless_range_loop)]
-fn rows_times_lanes<const K: usize>(m: &Csr, rows: Range<usize>, r: &[f64], width: usize, off: usize, out: &mut [f64]) {
+fn rows_times_lanes<const K: usize>(
+    b: &Block,
+    rows: Range<usize>,
+    r: &[f64],
+    width: usize,
+    off: usize,
+    out: &mut [f64],
+) {
+    let m = &*b.m;
+    let pos = b.positions();
     assert!(off + K <= width && r.len() >= m.n_cols * width && out.len() >= rows.len() * width && rows.end <= m.n_rows);
-    assert!(
-        m.indptr.len() == m.n_rows + 1 && m.indptr[m.n_rows] <= m.values.len() && m.values.len() == m.indices.len()
-    );
+    assert!(m.indptr.len() == m.n_rows + 1 && m.indptr[m.n_rows] <= m.values.len() && m.values.len() == pos.len());
     let rp = r.as_ptr();
     let first = rows.start;
     for i in rows {
         let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
-        let idx = &m.indices[lo..hi];
+        let idx = &pos[lo..hi];
         let val = &m.values[lo..hi];
         let mut acc = [[0.0f64; K]; 4];
         let chunks = idx.len() / 4;
         for c in 0..chunks {
             for k in 0..4 {
                 let p = c * 4 + k;
-                // SAFETY: p < idx.len() = val.len(); idx[p] < n_cols (checked by
-                // Layout::new for every block), so base + K <= n_cols · width <= r.len().
+                // SAFETY: p < idx.len() = val.len(); idx[p] = column · width with
+                // column < n_cols (checked by Block::new), so base + K <= n_cols · width <= r.len().
                 unsafe {
                     let w = *val.get_unchecked(p);
-                    let base = *idx.get_unchecked(p) as usize * width + off;
+                    let base = *idx.get_unchecked(p) as usize + off;
                     for b in 0..K {
                         acc[k][b] += w * *rp.add(base + b);
                     }
@@ -61,7 +68,7 @@ fn rows_times_lanes<const K: usize>(m: &Csr, rows: Range<usize>, r: &[f64], widt
         }
         for p in chunks * 4..idx.len() {
             let w = val[p];
-            let base = idx[p] as usize * width + off;
+            let base = idx[p] as usize + off;
             for b in 0..K {
                 o[b] += w * r[base + b];
             }
@@ -75,7 +82,8 @@ fn rows_times_lanes<const K: usize>(m: &Csr, rows: Range<usize>, r: &[f64], widt
 const PARALLEL_ENTRIES: usize = 1 << 20;
 
 /// Apply `m` to the given lanes (sorted), adjacent lanes four at a time.
-fn apply(m: &Csr, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64], avx2: bool) {
+fn apply(b: &Block, r: &[f64], width: usize, out: &mut [f64], avx2: bool) {
+    let m = &*b.m;
     if m.nnz() > PARALLEL_ENTRIES && rayon::current_num_threads() > 1 {
         // Rows are independent: any split gives the same bits.
         let chunk = m.n_rows.div_ceil(rayon::current_num_threads() * 8).max(1);
@@ -84,21 +92,21 @@ fn apply(m: &Csr, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64], avx
             .enumerate()
             .for_each(|(c, o)| {
                 let rows = c * chunk..((c + 1) * chunk).min(m.n_rows);
-                apply_rows(m, rows, lanes, r, width, o, avx2);
+                apply_rows(b, rows, r, width, o, avx2);
             });
     } else {
-        apply_rows(m, 0..m.n_rows, lanes, r, width, out, avx2);
+        apply_rows(b, 0..m.n_rows, r, width, out, avx2);
     }
 }
 
-fn apply_rows(m: &Csr, rows: Range<usize>, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64], avx2: bool) {
+fn apply_rows(b: &Block, rows: Range<usize>, r: &[f64], width: usize, out: &mut [f64], avx2: bool) {
     #[cfg(target_arch = "x86_64")]
     if avx2 {
         // SAFETY: the CPU has AVX2 (checked at run time).
-        return unsafe { apply_rows_avx2(m, rows, lanes, r, width, out) };
+        return unsafe { apply_rows_avx2(b, rows, r, width, out) };
     }
     let _ = avx2;
-    apply_rows_generic(m, rows, lanes, r, width, out);
+    apply_rows_generic(b, rows, r, width, out);
 }
 
 /// The same code compiled for AVX2: four lanes fill one register. Only
@@ -106,12 +114,13 @@ fn apply_rows(m: &Csr, rows: Range<usize>, lanes: &[usize], r: &[f64], width: us
 /// bits are those of the generic build.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn apply_rows_avx2(m: &Csr, rows: Range<usize>, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64]) {
-    apply_rows_generic(m, rows, lanes, r, width, out);
+unsafe fn apply_rows_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, out: &mut [f64]) {
+    apply_rows_generic(b, rows, r, width, out);
 }
 
 #[inline(always)]
-fn apply_rows_generic(m: &Csr, rows: Range<usize>, lanes: &[usize], r: &[f64], width: usize, out: &mut [f64]) {
+fn apply_rows_generic(b: &Block, rows: Range<usize>, r: &[f64], width: usize, out: &mut [f64]) {
+    let lanes = &b.lanes;
     let mut k = 0;
     while k < lanes.len() {
         let mut len = 1;
@@ -121,10 +130,10 @@ fn apply_rows_generic(m: &Csr, rows: Range<usize>, lanes: &[usize], r: &[f64], w
         let off = lanes[k];
         let rows = rows.clone();
         match len {
-            4 => rows_times_lanes::<4>(m, rows, r, width, off, out),
-            3 => rows_times_lanes::<3>(m, rows, r, width, off, out),
-            2 => rows_times_lanes::<2>(m, rows, r, width, off, out),
-            _ => rows_times_lanes::<1>(m, rows, r, width, off, out),
+            4 => rows_times_lanes::<4>(b, rows, r, width, off, out),
+            3 => rows_times_lanes::<3>(b, rows, r, width, off, out),
+            2 => rows_times_lanes::<2>(b, rows, r, width, off, out),
+            _ => rows_times_lanes::<1>(b, rows, r, width, off, out),
         }
         k += len;
     }
@@ -316,14 +325,14 @@ impl State {
 
     /// One Euler step of every active lane.
     fn step(&mut self, input: f64, n_target: usize, sim: &SimSpec, avx2: bool) {
-        for (m, l) in &self.layout.ee {
-            apply(m, l, &self.r, self.width, &mut self.y_ee, avx2);
+        for b in &self.layout.ee {
+            apply(b, &self.r, self.width, &mut self.y_ee, avx2);
         }
-        for (m, l) in &self.layout.ei {
-            apply(m, l, &self.r, self.width, &mut self.y_ei, avx2);
+        for b in &self.layout.ei {
+            apply(b, &self.r, self.width, &mut self.y_ei, avx2);
         }
-        for (m, l) in &self.layout.inh {
-            apply(m, l, &self.r, self.width, &mut self.y_inh, avx2);
+        for b in &self.layout.inh {
+            apply(b, &self.r, self.width, &mut self.y_inh, avx2);
         }
         #[cfg(target_arch = "x86_64")]
         if avx2 {
@@ -363,26 +372,55 @@ impl State {
     }
 }
 
+/// A block and the (active) lanes that use it, with each entry's position
+/// in the lane-minor rate array (`column · width`) worked out once per
+/// layout rather than in the hot loop.
+struct Block {
+    m: Arc<Csr>,
+    lanes: Vec<usize>,
+    /// `column · width` per entry; `None` when width is 1 (the columns themselves).
+    scaled: Option<Vec<u32>>,
+}
+
+impl Block {
+    fn new(m: Arc<Csr>, lanes: Vec<usize>, n: usize, width: usize) -> Block {
+        // The kernel reads without bounds checks: every column index must be in range.
+        assert!(m.n_cols <= n && m.indices.iter().all(|&j| (j as usize) < m.n_cols));
+        assert!(
+            m.n_cols.saturating_mul(width) <= u32::MAX as usize,
+            "rates array too large for u32 positions"
+        );
+        let scaled = (width > 1).then(|| m.indices.iter().map(|&j| j * width as u32).collect());
+        Block { m, lanes, scaled }
+    }
+
+    fn positions(&self) -> &[u32] {
+        self.scaled.as_deref().unwrap_or(&self.m.indices)
+    }
+}
+
 /// Which lanes use which block, for the active lanes (renumbered 0..).
 struct Layout {
-    ee: Vec<(Arc<Csr>, Vec<usize>)>,
-    ei: Vec<(Arc<Csr>, Vec<usize>)>,
-    inh: Vec<(Arc<Csr>, Vec<usize>)>,
+    ee: Vec<Block>,
+    ei: Vec<Block>,
+    inh: Vec<Block>,
 }
 
 impl Layout {
     fn new(lanes: &[&Parts], active: &[usize]) -> Layout {
         let act: Vec<&Parts> = active.iter().map(|&l| lanes[l]).collect();
-        // The kernel reads without bounds checks: every column index must be in range.
-        for p in &act {
-            for m in [&p.ee, &p.exc_inh, &p.inh_rows] {
-                assert!(m.indices.iter().all(|&j| (j as usize) < m.n_cols) && m.n_cols <= p.n);
-            }
-        }
+        let width = act.len();
+        let n = act.first().map_or(0, |p| p.n);
+        let blocks = |pick: fn(&Parts) -> &Arc<Csr>| {
+            groups(&act, pick)
+                .into_iter()
+                .map(|(m, l)| Block::new(m, l, n, width))
+                .collect()
+        };
         Layout {
-            ee: groups(&act, |p| &p.ee),
-            ei: groups(&act, |p| &p.exc_inh),
-            inh: groups(&act, |p| &p.inh_rows),
+            ee: blocks(|p| &p.ee),
+            ei: blocks(|p| &p.exc_inh),
+            inh: blocks(|p| &p.inh_rows),
         }
     }
 }
