@@ -307,7 +307,6 @@ fn notebook_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Resul
     for u in 0..n {
         for v in 0..n {
             let edge = er.edge(u, v);
-            let x = normal.normal(1.0, 0.2);
             let in_ee = u < n_exc && v < n_exc;
             let keep = match spec.kind {
                 NetworkKind::Observed if in_ee => false,
@@ -317,9 +316,14 @@ fn notebook_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Resul
                 }
                 _ => edge,
             };
+            // Every pair draws its normal (the stream must advance); only kept
+            // entries pay for evaluating it.
             if keep {
+                let x = normal.normal(1.0, 0.2);
                 w.indices.push(v as u32);
                 w.values.push(g * 10f64.powf(x.abs()));
+            } else {
+                normal.skip_gauss();
             }
         }
         w.indptr.push(w.values.len());

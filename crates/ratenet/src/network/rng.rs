@@ -58,11 +58,19 @@ impl PyRandom {
     }
 }
 
+/// The polar method's factor `sqrt(−2 ln r² / r²)`, in numpy's operation order.
+#[inline]
+fn polar_factor(r2: f64) -> f64 {
+    (-2.0 * r2.ln() / r2).sqrt()
+}
+
 /// numpy's legacy `np.random.RandomState(seed)`: MT19937 seeded by
 /// `init_genrand(seed)`, with the legacy polar normal and shuffle.
 pub struct NumpyRandomState {
     mt: Mt,
-    gauss: Option<f64>,
+    /// The second normal of the last pair, kept as (x1, r²) and evaluated
+    /// only if used (numpy keeps `f · x1`; the same f gives the same bits).
+    gauss: Option<(f64, f64)>,
 }
 
 impl NumpyRandomState {
@@ -96,17 +104,33 @@ impl NumpyRandomState {
     /// produces normals in pairs and hands out the second one on the next
     /// call: the order matters for bit-exact streams.
     pub fn gauss(&mut self) -> f64 {
-        if let Some(g) = self.gauss.take() {
-            return g;
+        if let Some((x1, r2)) = self.gauss.take() {
+            return polar_factor(r2) * x1;
         }
+        let (x1, x2, r2) = self.polar_pair();
+        self.gauss = Some((x1, r2));
+        polar_factor(r2) * x2
+    }
+
+    /// Advance the stream exactly as [`gauss`](Self::gauss) would, without
+    /// computing the value: most draws of a sparse network are discarded,
+    /// and the logarithm is the expensive part.
+    pub fn skip_gauss(&mut self) {
+        if self.gauss.take().is_none() {
+            let (x1, _, r2) = self.polar_pair();
+            self.gauss = Some((x1, r2));
+        }
+    }
+
+    /// One accepted pair of the polar method: (x1, x2, r²).
+    #[inline]
+    fn polar_pair(&mut self) -> (f64, f64, f64) {
         loop {
             let x1 = 2.0 * double_53(&mut self.mt) - 1.0;
             let x2 = 2.0 * double_53(&mut self.mt) - 1.0;
             let r2 = x1 * x1 + x2 * x2;
             if r2 < 1.0 && r2 != 0.0 {
-                let f = (-2.0 * r2.ln() / r2).sqrt();
-                self.gauss = Some(f * x1);
-                return f * x2;
+                return (x1, x2, r2);
             }
         }
     }

@@ -197,7 +197,7 @@ pub fn simulate_batch(
             let (w, r) = (st.width, &st.r);
             let column = || (0..n_exc).map(|i| r[i * w + b]).collect::<Vec<f64>>();
             let decided =
-                observers[lane].observe_sum(k, st.exc_sum[b], st.inh_sum[b].is_finite(), column) == Verdict::Decided;
+                observers[lane].observe_sum(k, st.exc_sum[b], st.inh_check[b] == 0.0, column) == Verdict::Decided;
             if let Some(t) = &mut traces[lane] {
                 for (i, x) in lane_r.iter_mut().enumerate() {
                     *x = r[i * w + b];
@@ -248,7 +248,8 @@ struct State {
     /// Balancing factors laid out like `y_ei`.
     factor: Vec<f64>,
     exc_sum: Vec<f64>,
-    inh_sum: Vec<f64>,
+    /// 0 when every inhibitory rate of the lane is finite, NaN otherwise.
+    inh_check: Vec<f64>,
     layout: Layout,
 }
 
@@ -273,7 +274,7 @@ impl State {
             y_inh: vec![0.0; (n - n_exc) * width],
             factor,
             exc_sum: vec![0.0; width],
-            inh_sum: vec![0.0; width],
+            inh_check: vec![0.0; width],
         }
     }
 
@@ -310,15 +311,17 @@ impl State {
     fn sums_generic(&mut self) {
         let w = self.width;
         self.exc_sum.fill(0.0);
-        self.inh_sum.fill(0.0);
+        self.inh_check.fill(0.0);
         for row in self.r[..self.n_exc * w].chunks_exact(w) {
             for (s, &x) in self.exc_sum.iter_mut().zip(row) {
                 *s += x;
             }
         }
+        // Finiteness of the inhibitory rates does not depend on any order:
+        // x − x is 0 for finite x and NaN otherwise, and NaN survives a sum.
         for row in self.r[self.n_exc * w..].chunks_exact(w) {
-            for (s, &x) in self.inh_sum.iter_mut().zip(row) {
-                *s += x;
+            for (s, &x) in self.inh_check.iter_mut().zip(row) {
+                *s += x - x;
             }
         }
     }

@@ -348,13 +348,13 @@ impl Observer {
         for &x in exc {
             sum += x;
         }
-        let others_finite = r[self.n_exc..].iter().sum::<f64>().is_finite();
+        let others_finite = r[self.n_exc..].iter().all(|x| x.is_finite());
         self.observe_sum(k, sum, others_finite, || exc.to_vec())
     }
 
     /// As [`Observer::observe`] from the in-order sum of the excitatory rates
-    /// (what batched engines compute for many runs at once), whether the
-    /// inhibitory rates are finite, and the excitatory rates on demand (needed
+    /// (what batched engines compute for many runs at once), whether every
+    /// inhibitory rate is finite, and the excitatory rates on demand (needed
     /// once, for the baseline).
     pub fn observe_sum(
         &mut self,
