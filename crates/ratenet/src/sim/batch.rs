@@ -318,10 +318,10 @@ impl State {
             }
         }
         // Finiteness of the inhibitory rates does not depend on any order:
-        // x − x is 0 for finite x and NaN otherwise, and NaN survives a sum.
+        // x · 0 is ±0 for finite x and NaN otherwise, and NaN survives a sum.
         for row in self.r[self.n_exc * w..].chunks_exact(w) {
             for (s, &x) in self.inh_check.iter_mut().zip(row) {
-                *s += x - x;
+                *s += x * 0.0;
             }
         }
     }
