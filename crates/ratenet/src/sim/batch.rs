@@ -191,7 +191,6 @@ pub fn simulate_batch(
     let avx2 = has_avx2();
     for k in 0..schedule.steps {
         let last = k + 1 == schedule.steps;
-        st.sums(avx2);
         let mut finished = Vec::new();
         for (b, &lane) in st.active.iter().enumerate() {
             let (w, r) = (st.width, &st.r);
@@ -287,28 +286,13 @@ impl State {
                 next.r[i * next.width + nb] = self.r[i * self.width + ob];
             }
         }
+        next.sums();
         next
     }
 
-    /// In-order sums of each lane's excitatory and inhibitory rates.
-    fn sums(&mut self, avx2: bool) {
-        #[cfg(target_arch = "x86_64")]
-        if avx2 {
-            // SAFETY: the CPU has AVX2 (checked at run time).
-            return unsafe { self.sums_avx2() };
-        }
-        let _ = avx2;
-        self.sums_generic();
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn sums_avx2(&mut self) {
-        self.sums_generic();
-    }
-
-    #[inline(always)]
-    fn sums_generic(&mut self) {
+    /// In-order sums of each lane's excitatory rates, and the finiteness
+    /// check of its inhibitory ones, from scratch (after a compaction).
+    fn sums(&mut self) {
         let w = self.width;
         self.exc_sum.fill(0.0);
         self.inh_check.fill(0.0);
@@ -363,14 +347,28 @@ impl State {
         let (r_exc, r_inh) = self.r.split_at_mut(self.n_exc * w);
         let (r_on, r_off) = r_exc.split_at_mut(n_target * w);
         let (y_on, y_off) = self.y_ee.split_at(n_target * w);
-        for (ri, &y) in r_on.iter_mut().zip(y_on) {
-            *ri += (-*ri + f.apply(y + input)) * dt / tau;
+        // The sums the observer needs for the next step, in its order
+        // (neurons ascending), accumulated as the new rates are written.
+        let (exc_sum, inh_check) = (&mut self.exc_sum, &mut self.inh_check);
+        exc_sum.fill(0.0);
+        inh_check.fill(0.0);
+        for (rr, yr) in r_on.chunks_exact_mut(w).zip(y_on.chunks_exact(w)) {
+            for ((ri, &y), s) in rr.iter_mut().zip(yr).zip(exc_sum.iter_mut()) {
+                *ri += (-*ri + f.apply(y + input)) * dt / tau;
+                *s += *ri;
+            }
         }
-        for (ri, &y) in r_off.iter_mut().zip(y_off) {
-            *ri += (-*ri + f.apply(y + 0.0)) * dt / tau;
+        for (rr, yr) in r_off.chunks_exact_mut(w).zip(y_off.chunks_exact(w)) {
+            for ((ri, &y), s) in rr.iter_mut().zip(yr).zip(exc_sum.iter_mut()) {
+                *ri += (-*ri + f.apply(y + 0.0)) * dt / tau;
+                *s += *ri;
+            }
         }
-        for (ri, &y) in r_inh.iter_mut().zip(&self.y_inh) {
-            *ri += (-*ri + f.apply(y + 0.0)) * dt / tau;
+        for (rr, yr) in r_inh.chunks_exact_mut(w).zip(self.y_inh.chunks_exact(w)) {
+            for ((ri, &y), c) in rr.iter_mut().zip(yr).zip(inh_check.iter_mut()) {
+                *ri += (-*ri + f.apply(y + 0.0)) * dt / tau;
+                *c += *ri * 0.0;
+            }
         }
     }
 }
