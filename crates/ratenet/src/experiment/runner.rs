@@ -112,10 +112,10 @@ pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Res
     let mut random: Vec<(u64, RandomParts)> = Vec::new();
     let mut ee_cache: Vec<((usize, Option<u64>), EeBlock)> = Vec::new();
     let mut parts: Vec<Parts> = Vec::with_capacity(runs.len());
+    // One point, one connectome: every run of the batch has the same size.
+    let (n, n_exc) = build::sizes(&spec.network, connectome.map(|c| c.n()))?;
     for r in runs {
         let cond = &spec.conditions[r.condition];
-        let n_ee = connectome.map(|c| c.n());
-        let (n, n_exc) = build::sizes(&spec.network, n_ee)?;
         let rp = match random.iter().find(|(s, _)| *s == r.seed) {
             Some((_, rp)) => rp.clone(),
             None => {

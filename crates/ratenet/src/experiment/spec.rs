@@ -467,7 +467,7 @@ impl Spec {
                 params.push((k.clone(), vals));
             }
         }
-        // toml::Table keeps keys sorted unless preserve_order; keep file order if it does.
+        // Keys in file order (toml's preserve_order): the first swept key is the slowest.
         let sweep = Sweep { seeds, params };
 
         let mut o = Section::new(&raw, "output")?;
