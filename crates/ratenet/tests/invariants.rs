@@ -669,3 +669,30 @@ fn fast_rng_builds_a_large_sparse_network() {
     let inh_pairs = n as f64 * (n - net.n_exc) as f64 - (n - net.n_exc) as f64;
     assert!((exc / exc_pairs / p - 1.0).abs() < 0.03 && (inh / inh_pairs / p - 1.0).abs() < 0.05);
 }
+
+#[test]
+fn a_settled_run_stops_with_the_result_of_the_full_run() {
+    // A threshold below zero can never be crossed: the run does not return,
+    // its rates decay after the stimulus until they stop changing bit for bit
+    // (the decrement rounds to zero), and from then on nothing can change.
+    let text = "[network]\nkind = \"random\"\nn_neurons = 60\n[metric]\nthreshold_ratio = -1.0\n";
+    for kernel in ["auto", "sparse", "dense"] {
+        let spec = format!("{text}[simulation]\nt_max = 300.0\nkernel = \"{kernel}\"\n");
+        let mut spec = Spec::parse(&spec).unwrap();
+        let cond = spec.conditions[0].clone();
+        let (_, early) = experiment::simulate_run(&spec, None, &cond, 3, &Record::default()).unwrap();
+        spec.simulation.stop_early = false;
+        let (_, full) = experiment::simulate_run(&spec, None, &cond, 3, &Record::default()).unwrap();
+        assert!(
+            !full.returned && !full.diverged,
+            "{kernel}: the case neither returns nor diverges"
+        );
+        assert_eq!(full.steps_simulated, 30_000, "{kernel}");
+        assert!(
+            early.steps_simulated < full.steps_simulated,
+            "{kernel}: the settled run stops early ({} steps)",
+            early.steps_simulated
+        );
+        assert_eq!(outcome(&early), outcome(&full), "{kernel}");
+    }
+}

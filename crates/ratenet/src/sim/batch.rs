@@ -195,8 +195,11 @@ pub fn simulate_batch(
         for (b, &lane) in st.active.iter().enumerate() {
             let (w, r) = (st.width, &st.r);
             let column = || (0..n_exc).map(|i| r[i * w + b]).collect::<Vec<f64>>();
-            let decided =
+            let mut decided =
                 observers[lane].observe_sum(k, st.exc_sum[b], st.inh_check[b] == 0.0, column) == Verdict::Decided;
+            if !decided && k > 0 && st.moved[b] == 0 && traces[lane].is_none() {
+                decided = observers[lane].settled(k, schedule.steps) == Verdict::Decided;
+            }
             if let Some(t) = &mut traces[lane] {
                 for (i, x) in lane_r.iter_mut().enumerate() {
                     *x = r[i * w + b];
@@ -247,6 +250,9 @@ struct State {
     /// Balancing factors laid out like `y_ei`.
     factor: Vec<f64>,
     exc_sum: Vec<f64>,
+    /// Non-zero when a rate of the lane changed in the last step (OR of the
+    /// changed bits).
+    moved: Vec<u64>,
     /// 0 when every inhibitory rate of the lane is finite, NaN otherwise.
     inh_check: Vec<f64>,
     layout: Layout,
@@ -273,6 +279,7 @@ impl State {
             y_inh: vec![0.0; (n - n_exc) * width],
             factor,
             exc_sum: vec![0.0; width],
+            moved: vec![u64::MAX; width],
             inh_check: vec![0.0; width],
         }
     }
@@ -287,6 +294,9 @@ impl State {
             }
         }
         next.sums();
+        for (nb, &ob) in keep.iter().enumerate() {
+            next.moved[nb] = self.moved[ob];
+        }
         next
     }
 
@@ -349,24 +359,31 @@ impl State {
         let (y_on, y_off) = self.y_ee.split_at(n_target * w);
         // The sums the observer needs for the next step, in its order
         // (neurons ascending), accumulated as the new rates are written.
-        let (exc_sum, inh_check) = (&mut self.exc_sum, &mut self.inh_check);
+        // Whether any rate moved, for the settled-state stop (see Observer::settled).
+        let (exc_sum, inh_check, moved) = (&mut self.exc_sum, &mut self.inh_check, &mut self.moved);
         exc_sum.fill(0.0);
         inh_check.fill(0.0);
+        moved.fill(0);
+        let step = |ri: &mut f64, y: f64, m: &mut u64| {
+            let old = *ri;
+            *ri += (-*ri + f.apply(y)) * dt / tau;
+            *m |= old.to_bits() ^ ri.to_bits();
+        };
         for (rr, yr) in r_on.chunks_exact_mut(w).zip(y_on.chunks_exact(w)) {
-            for ((ri, &y), s) in rr.iter_mut().zip(yr).zip(exc_sum.iter_mut()) {
-                *ri += (-*ri + f.apply(y + input)) * dt / tau;
+            for (((ri, &y), s), m) in rr.iter_mut().zip(yr).zip(exc_sum.iter_mut()).zip(moved.iter_mut()) {
+                step(ri, y + input, m);
                 *s += *ri;
             }
         }
         for (rr, yr) in r_off.chunks_exact_mut(w).zip(y_off.chunks_exact(w)) {
-            for ((ri, &y), s) in rr.iter_mut().zip(yr).zip(exc_sum.iter_mut()) {
-                *ri += (-*ri + f.apply(y + 0.0)) * dt / tau;
+            for (((ri, &y), s), m) in rr.iter_mut().zip(yr).zip(exc_sum.iter_mut()).zip(moved.iter_mut()) {
+                step(ri, y + 0.0, m);
                 *s += *ri;
             }
         }
         for (rr, yr) in r_inh.chunks_exact_mut(w).zip(self.y_inh.chunks_exact(w)) {
-            for ((ri, &y), c) in rr.iter_mut().zip(yr).zip(inh_check.iter_mut()) {
-                *ri += (-*ri + f.apply(y + 0.0)) * dt / tau;
+            for (((ri, &y), c), m) in rr.iter_mut().zip(yr).zip(inh_check.iter_mut()).zip(moved.iter_mut()) {
+                step(ri, y + 0.0, m);
                 *c += *ri * 0.0;
             }
         }

@@ -69,7 +69,9 @@ pub struct SimSpec {
     pub tau: f64,
     /// Transfer function.
     pub transfer: Transfer,
-    /// Stop a run once ΔT is decided or divergence declared.
+    /// Stop a run once ΔT is decided or divergence declared, or once its
+    /// rates stop changing after the stimulus (see [`Observer::settled`]);
+    /// the result is the full run's either way.
     pub stop_early: bool,
 }
 
@@ -394,6 +396,26 @@ impl Observer {
         Verdict::Running
     }
 
+    /// Tell the observer that `r_k`, just observed at step `k`, is bit for
+    /// bit the state `r_{k−1}` it came from. When the stimulus was already off
+    /// for that step (and stays off), every later state is this one, so the
+    /// rest of the run is known without simulating it: the run ends as if
+    /// simulated to the last step. Returns [`Verdict::Decided`] when it did
+    /// so (only with `stop_early`; a decided run stays as it was).
+    pub fn settled(&mut self, k: usize, steps: usize) -> Verdict {
+        if self.frozen {
+            return Verdict::Decided;
+        }
+        if !self.stop_early || k < self.on.1 + 2 || steps == 0 {
+            return Verdict::Running;
+        }
+        // Nothing observed from here on differs from step k: no return (k
+        // was past the stimulus and did not return), no divergence, no new peak.
+        self.last_step = steps - 1;
+        self.frozen = true;
+        Verdict::Decided
+    }
+
     /// The run's result.
     pub fn finish(&self, steps_simulated: usize, trace: Option<Trace>) -> Response {
         let on_end = self.on.1 as f64 * self.dt;
@@ -432,31 +454,40 @@ pub fn simulate(
         t.rates = vec![Vec::new(); t.neurons.len()];
     }
     let mut simulated = 0;
+    let mut moved = true;
     for k in 0..schedule.steps {
         simulated = k + 1;
-        let decided = obs.observe(k, &r) == Verdict::Decided;
+        let mut decided = obs.observe(k, &r) == Verdict::Decided;
+        if !decided && !moved && trace.is_none() {
+            decided = obs.settled(k, schedule.steps) == Verdict::Decided;
+        }
         if let Some(t) = &mut trace {
             push_trace(t, k, &r, net.n_exc, schedule);
         }
         if (decided && trace.is_none()) || k + 1 == schedule.steps {
             break;
         }
-        euler_step(kernel, schedule, sim, k, &mut r, &mut y);
+        moved = euler_step(kernel, schedule, sim, k, &mut r, &mut y);
     }
     obs.finish(simulated, trace)
 }
 
 /// One Euler step from r_k to r_{k+1}, in the notebook's operation order.
+/// Returns whether any rate changed (bit for bit).
 #[inline]
-pub fn euler_step(kernel: &Kernel, schedule: &Schedule, sim: &SimSpec, k: usize, r: &mut [f64], y: &mut [f64]) {
+pub fn euler_step(kernel: &Kernel, schedule: &Schedule, sim: &SimSpec, k: usize, r: &mut [f64], y: &mut [f64]) -> bool {
     kernel.apply(r, y);
     let input = schedule.input(k);
     let (dt, tau, f) = (sim.dt, sim.tau, sim.transfer);
+    let mut moved = 0u64;
     for (i, (ri, &yi)) in r.iter_mut().zip(y.iter()).enumerate() {
         let stim = if i < schedule.n_target { input } else { 0.0 };
         let pre = yi + stim;
+        let old = *ri;
         *ri += (-*ri + f.apply(pre)) * dt / tau;
+        moved |= old.to_bits() ^ ri.to_bits();
     }
+    moved != 0
 }
 
 pub(crate) fn push_trace(t: &mut Trace, k: usize, r: &[f64], n_exc: usize, schedule: &Schedule) {
