@@ -152,6 +152,12 @@ pub fn num(x: f64) -> serde_json::Value {
     }
 }
 
+/// Where built connectomes are kept between runs: the download cache (see
+/// `ratenet::data::store`); none if the system has no cache folder.
+pub(crate) fn store() -> Option<std::path::PathBuf> {
+    ratenet::data::fetch::cache_dir().ok()
+}
+
 fn connectome(args: &SpecArgs, out: Option<&Path>, ids: Option<&Path>) -> Result<()> {
     let spec = load(args)?;
     if !spec.needs_data() {
@@ -160,7 +166,7 @@ fn connectome(args: &SpecArgs, out: Option<&Path>, ids: Option<&Path>) -> Result
             spec.network.kind.name()
         ));
     }
-    let c = ratenet::data::Connectome::load(&spec.data)?;
+    let c = ratenet::data::Connectome::load_stored(&spec.data, store().as_deref())?;
     let m = &c.matrix;
     if let Some(p) = out {
         npy::write_f64(p, &[m.n_rows, m.n_cols], &m.to_dense())?;
@@ -183,7 +189,7 @@ fn connectome(args: &SpecArgs, out: Option<&Path>, ids: Option<&Path>) -> Result
 fn network(args: &SpecArgs, seed: u64, condition: Option<&str>, out: &Path) -> Result<()> {
     let spec = load(args)?;
     let cond = spec.condition(condition)?.clone();
-    let connectome = experiment::load_connectome(&spec)?;
+    let connectome = experiment::load_connectome(&spec, store().as_deref())?;
     let net = experiment::build_network(&spec, connectome.as_ref(), &cond, seed)?;
     let dense = net.dense();
     npy::write_f64(out, &[net.n, net.n], &dense)?;
@@ -234,7 +240,7 @@ pub fn run_json(
 fn simulate(args: &SpecArgs, seed: u64, condition: Option<&str>, trace: Option<&Path>) -> Result<()> {
     let spec = load(args)?;
     let cond = spec.condition(condition)?.clone();
-    let connectome = experiment::load_connectome(&spec)?;
+    let connectome = experiment::load_connectome(&spec, store().as_deref())?;
     let record = Record {
         trace: trace.is_some(),
         neurons: vec![],

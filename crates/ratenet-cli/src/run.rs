@@ -91,7 +91,7 @@ pub fn run(spec_path: &Path, sets: &[String], opts: RunOptions) -> Result<()> {
         .build()
         .map_err(|e| err!("--threads {threads}: {e}"))?;
     let plan = Plan::new(&spec)?;
-    let connectomes = Connectomes::load(&plan)?;
+    let connectomes = Connectomes::load(&plan, crate::commands::store().as_deref())?;
     let out = OutputDir::prepare(&dir, &spec, opts.force)?;
     let done = out.read_rows(&plan)?;
     let done_before: std::collections::HashSet<usize> = done.keys().copied().collect();
@@ -144,7 +144,7 @@ pub fn merge(dir: &Path) -> Result<()> {
     let plan = Plan::new(&spec)?;
     let rows = out.read_rows(&plan)?;
     let results = Results::from_rows(&spec, &plan, rows)?;
-    let connectomes = Connectomes::load(&plan)?;
+    let connectomes = Connectomes::load(&plan, crate::commands::store().as_deref())?;
     finalize(
         &spec,
         &plan,

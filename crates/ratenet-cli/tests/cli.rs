@@ -70,8 +70,16 @@ fn pinky_spec(select: &str) -> SpecFile {
     ))
 }
 
+/// The cache folder of this test process (downloads, built connectomes):
+/// empty at the start, so no test depends on what a user has cached.
+fn cache() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
 fn ratenet(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ratenet"))
+        .env("RATENET_CACHE", cache())
         .args(args.iter().map(|a| a.as_ref()))
         .output()
         .unwrap()
@@ -486,4 +494,32 @@ fn argument_errors_are_one_line() {
     assert_names(&line, &["--threads", "abc"]);
     let line = fails(&[&"run", &"spec.toml", &"--batch", &"0"]);
     assert_names(&line, &["--batch"]);
+}
+
+#[test]
+fn the_built_connectome_is_stored_and_read_back() {
+    let spec = microns_spec("");
+    let (first, _) = ok_json(&[&"connectome", &spec.path()]);
+    let dir = cache().join("connectomes");
+    let entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+        .collect();
+    assert!(!entries.is_empty(), "an entry in {}", dir.display());
+    let (again, _) = ok_json(&[&"connectome", &spec.path()]);
+    assert_eq!(again, first, "read back");
+    // A damaged entry is rebuilt, never used.
+    for e in &entries {
+        let mut b = std::fs::read(e).unwrap();
+        let mid = b.len() / 2;
+        b[mid] ^= 0xff;
+        std::fs::write(e, b).unwrap();
+    }
+    let (rebuilt, _) = ok_json(&[&"connectome", &spec.path()]);
+    assert_eq!(rebuilt, first, "rebuilt");
+    // Another key is another entry.
+    let other = microns_spec("min_synapses = 30\n");
+    let (fewer, _) = ok_json(&[&"connectome", &other.path()]);
+    assert!(fewer["n_exc"].as_u64() < first["n_exc"].as_u64(), "{fewer} vs {first}");
 }

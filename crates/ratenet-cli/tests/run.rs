@@ -80,7 +80,13 @@ seeds = "0-9"
 
 /// The binary, with any Slurm array variables of the surrounding job removed.
 fn ratenet() -> Command {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     let mut c = Command::new(env!("CARGO_BIN_EXE_ratenet"));
+    // A cache of this test process only: no test depends on what a user has cached.
+    c.env(
+        "RATENET_CACHE",
+        CACHE.get_or_init(|| tempfile::tempdir().unwrap()).path(),
+    );
     for v in [
         "SLURM_ARRAY_TASK_ID",
         "SLURM_ARRAY_TASK_MIN",

@@ -35,7 +35,7 @@ fn time<F: FnMut()>(mut f: F) -> f64 {
 
 fn main() {
     let spec = spec();
-    let connectome = experiment::load_connectome(&spec)
+    let connectome = experiment::load_connectome(&spec, None)
         .expect("shared data")
         .expect("observed");
     let ee = Arc::new(connectome.matrix.transpose());

@@ -31,7 +31,7 @@ nulls = ["remove_reciprocal", "shuffle_connections"]
 #[test]
 fn connectome_equals_the_notebooks_matrix_and_ids() {
     let spec = microns_spec("");
-    let c = experiment::load_connectome(&spec).unwrap().unwrap();
+    let c = experiment::load_connectome(&spec, None).unwrap().unwrap();
     let (shape, m) = npy_f64("golden/dumps_seed0/ee_matrix.npy");
     assert_eq!(shape, vec![c.n(), c.n()]);
     assert_eq!(c.matrix.to_dense(), m, "E–E matrix bit for bit");
@@ -50,7 +50,7 @@ fn connectome_equals_the_notebooks_matrix_and_ids() {
 }
 
 fn w_of(spec: &Spec, condition: &str, seed: u64) -> Vec<f64> {
-    let c = experiment::load_connectome(spec).unwrap();
+    let c = experiment::load_connectome(spec, None).unwrap();
     let cond = spec.condition(Some(condition)).unwrap();
     experiment::build_network(spec, c.as_ref(), cond, seed).unwrap().dense()
 }
@@ -91,7 +91,7 @@ fn w_random_and_feedforward_equal_the_dumps() {
 fn check_runs(file: &str, spec: &Spec, full_length: bool) {
     let runs: Vec<_> = golden_lines(file).into_iter().filter(|r| r["kind"] == "run").collect();
     assert!(!runs.is_empty());
-    let connectome = experiment::load_connectome(spec).unwrap();
+    let connectome = experiment::load_connectome(spec, None).unwrap();
     let mismatches: Vec<String> = runs
         .par_iter()
         .filter_map(|r| {

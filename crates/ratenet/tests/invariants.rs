@@ -31,7 +31,7 @@ const POLICIES: [ReciprocalPolicy; 4] = [
 /// The MICrONS E–E connectome of the shared data, loaded once.
 fn connectome() -> &'static Connectome {
     static C: OnceLock<Connectome> = OnceLock::new();
-    C.get_or_init(|| experiment::load_connectome(&microns_spec("")).unwrap().unwrap())
+    C.get_or_init(|| experiment::load_connectome(&microns_spec(""), None).unwrap().unwrap())
 }
 
 /// 6 × 6 with two autapses, four reciprocal pairs (lower larger, a tie,

@@ -7,6 +7,7 @@
 
 pub mod fetch;
 pub mod select;
+pub mod store;
 pub mod table;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -119,6 +120,28 @@ impl Connectome {
         let syn_path = fetch::resolve(&spec.synapses, spec.synapses_sha256.as_deref(), "data.synapses")?;
         let cell_path = fetch::resolve(&spec.cells, spec.cells_sha256.as_deref(), "data.cells")?;
         Self::from_files(spec, &syn_path, &cell_path)
+    }
+
+    /// As [`Connectome::load`], keeping the result in the folder `store`
+    /// (usually [`fetch::cache_dir`]) so that later runs on the same files
+    /// and keys read it back instead of building it again (see [`store`]).
+    /// `None` builds it as [`Connectome::load`] does.
+    pub fn load_stored(spec: &DataSpec, store: Option<&Path>) -> Result<Connectome> {
+        let Some(dir) = store else {
+            return Self::load(spec);
+        };
+        let syn_path = fetch::resolve(&spec.synapses, spec.synapses_sha256.as_deref(), "data.synapses")?;
+        let cell_path = fetch::resolve(&spec.cells, spec.cells_sha256.as_deref(), "data.cells")?;
+        let entry = store::entry_path(dir, spec, &syn_path, &cell_path);
+        if let Some(c) = entry.as_deref().and_then(store::read) {
+            return Ok(c);
+        }
+        let c = Self::from_files(spec, &syn_path, &cell_path)?;
+        if let Some(e) = &entry {
+            // Not storing only costs the next run the build.
+            let _ = store::write(e, &c);
+        }
+        Ok(c)
     }
 
     /// As [`Connectome::load`] on local files.

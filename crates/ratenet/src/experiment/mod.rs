@@ -11,10 +11,11 @@ use crate::network::{self, nulls, Network};
 use crate::sim::{self, Kernel, KernelChoice, Record, Response, Schedule};
 use crate::Result;
 
-/// The connectome the spec asks for, or `None` for data-free networks.
-pub fn load_connectome(spec: &Spec) -> Result<Option<Connectome>> {
+/// The connectome the spec asks for, or `None` for data-free networks;
+/// `store` as in [`Connectome::load_stored`].
+pub fn load_connectome(spec: &Spec, store: Option<&std::path::Path>) -> Result<Option<Connectome>> {
     if spec.needs_data() {
-        Ok(Some(Connectome::load(&spec.data)?))
+        Ok(Some(Connectome::load_stored(&spec.data, store)?))
     } else {
         Ok(None)
     }

@@ -22,8 +22,8 @@ pub struct Connectomes {
 }
 
 impl Connectomes {
-    /// Load what the points need.
-    pub fn load(plan: &Plan) -> Result<Connectomes> {
+    /// Load what the points need; `store` as in [`Connectome::load_stored`].
+    pub fn load(plan: &Plan, store: Option<&std::path::Path>) -> Result<Connectomes> {
         let mut cache: Vec<(DataSpec, Arc<Connectome>)> = Vec::new();
         let mut by_point = Vec::new();
         for p in &plan.points {
@@ -34,7 +34,7 @@ impl Connectomes {
             let c = match cache.iter().find(|(d, _)| *d == p.spec.data) {
                 Some((_, c)) => c.clone(),
                 None => {
-                    let c = Arc::new(Connectome::load(&p.spec.data)?);
+                    let c = Arc::new(Connectome::load_stored(&p.spec.data, store)?);
                     cache.push((p.spec.data.clone(), c.clone()));
                     c
                 }

@@ -1,0 +1,218 @@
+//! Built connectomes kept on disk between runs.
+//!
+//! Building the E–E matrix reads and filters the whole synapse table: about
+//! 50 ms for the course's file, seconds for a full materialization, and the
+//! same work again in every process of a sweep or a Slurm array. The result
+//! is small (ids and one sparse matrix), so it is stored once under the cache
+//! folder and read back in about a millisecond.
+//!
+//! An entry is named by a digest of everything the result depends on: the
+//! resolved table files (canonical path, size, modification time), every
+//! `[data]` key, and [`FORMAT`]. Any change gives a new name, so an entry is
+//! never stale; a missing, partial or damaged entry (checked by its own
+//! digest) is rebuilt. Failing to write the store is not an error: it only
+//! costs the next run the build.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use sha2::{Digest, Sha256};
+
+use crate::data::{Connectome, DataSpec};
+use crate::matrix::Csr;
+
+/// Version of the stored layout and of the builder's semantics. Bump it when
+/// either changes, so that old entries are no longer found.
+pub const FORMAT: &str = "ratenet connectome store 1";
+
+const MAGIC: &[u8; 8] = b"RNCONN01";
+
+/// The entry of `spec` read from `synapses` and `cells`, in `dir`; `None`
+/// when a file cannot be examined (then nothing is stored either).
+pub fn entry_path(dir: &Path, spec: &DataSpec, synapses: &Path, cells: &Path) -> Option<PathBuf> {
+    let mut h = Sha256::new();
+    h.update(FORMAT.as_bytes());
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    for f in [synapses, cells] {
+        let path = fs::canonicalize(f).ok()?;
+        let meta = fs::metadata(&path).ok()?;
+        let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+        h.update(format!("\n{}\n{}\n{}", path.display(), meta.len(), mtime.as_nanos()).as_bytes());
+    }
+    // Every [data] key: Debug prints floats so that they read back exactly.
+    h.update(format!("\n{spec:?}").as_bytes());
+    let digest = h.finalize();
+    let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(dir.join("connectomes").join(format!("{name}.bin")))
+}
+
+/// Read an entry; `None` if it is missing or does not check out.
+pub fn read(path: &Path) -> Option<Connectome> {
+    let bytes = fs::read(path).ok()?;
+    decode(&bytes)
+}
+
+/// Write an entry (atomically: a reader sees the old state or the whole
+/// entry). Errors are returned for the caller to ignore.
+pub fn write(path: &Path, c: &Connectome) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&encode(c))?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn encode(c: &Connectome) -> Vec<u8> {
+    let m = &c.matrix;
+    let mut b = Vec::with_capacity(48 + c.ids.len() * 16 + m.nnz() * 12 + 32);
+    b.extend_from_slice(MAGIC);
+    for x in [c.ids.len(), m.n_rows, m.n_cols, m.nnz()] {
+        b.extend_from_slice(&(x as u64).to_le_bytes());
+    }
+    for &id in &c.ids {
+        b.extend_from_slice(&id.to_le_bytes());
+    }
+    for &p in &m.indptr {
+        b.extend_from_slice(&(p as u64).to_le_bytes());
+    }
+    for &j in &m.indices {
+        b.extend_from_slice(&j.to_le_bytes());
+    }
+    for &v in &m.values {
+        b.extend_from_slice(&v.to_bits().to_le_bytes());
+    }
+    let digest = Sha256::digest(&b);
+    b.extend_from_slice(&digest);
+    b
+}
+
+/// Little-endian fields read in order from a byte slice.
+struct Fields<'a>(&'a [u8]);
+
+impl Fields<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take().map(u64::from_le_bytes)
+    }
+    fn usize(&mut self) -> Option<usize> {
+        self.u64().and_then(|x| usize::try_from(x).ok())
+    }
+}
+
+fn decode(bytes: &[u8]) -> Option<Connectome> {
+    let (body, digest) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+    if Sha256::digest(body).as_slice() != digest {
+        return None;
+    }
+    let mut f = Fields(body);
+    if &f.take::<8>()? != MAGIC {
+        return None;
+    }
+    let (n, n_rows, n_cols, nnz) = (f.usize()?, f.usize()?, f.usize()?, f.usize()?);
+    let expected = n
+        .checked_mul(8)?
+        .checked_add(n_rows.checked_add(1)?.checked_mul(8)?)?
+        .checked_add(nnz.checked_mul(12)?)?;
+    if f.0.len() != expected || n_rows != n || n_cols != n {
+        return None;
+    }
+    let ids = (0..n)
+        .map(|_| f.take().map(i64::from_le_bytes))
+        .collect::<Option<Vec<_>>>()?;
+    let indptr = (0..=n_rows).map(|_| f.usize()).collect::<Option<Vec<_>>>()?;
+    let indices = (0..nnz)
+        .map(|_| f.take().map(u32::from_le_bytes))
+        .collect::<Option<Vec<_>>>()?;
+    let values = (0..nnz)
+        .map(|_| f.u64().map(f64::from_bits))
+        .collect::<Option<Vec<_>>>()?;
+    // The digest guards against damage; these guard the kernels' unchecked reads anyway.
+    let sane = indptr.first() == Some(&0)
+        && indptr.last() == Some(&nnz)
+        && indptr.windows(2).all(|w| w[0] <= w[1])
+        && indices.iter().all(|&j| (j as usize) < n_cols)
+        && ids.windows(2).all(|w| w[0] < w[1]);
+    sane.then_some(Connectome {
+        ids,
+        matrix: Csr {
+            n_rows,
+            n_cols,
+            indptr,
+            indices,
+            values,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Connectome {
+        Connectome {
+            ids: vec![3, 8, 12],
+            matrix: Csr::from_sorted_triplets(3, 3, vec![(0, 1, 0.25), (1, 0, 1e-300), (2, 2, -0.0)]),
+        }
+    }
+
+    #[test]
+    fn entries_round_trip_bit_for_bit() {
+        let c = sample();
+        let back = decode(&encode(&c)).expect("decodes");
+        assert_eq!(back, c);
+        assert_eq!(back.matrix.values[2].to_bits(), (-0.0f64).to_bits());
+    }
+
+    #[test]
+    fn damaged_or_truncated_entries_are_refused() {
+        let bytes = encode(&sample());
+        for cut in [0, 1, 8, bytes.len() / 2, bytes.len() - 1] {
+            assert!(decode(&bytes[..cut]).is_none(), "truncated at {cut}");
+        }
+        for at in [0, 9, bytes.len() / 2, bytes.len() - 1] {
+            let mut b = bytes.clone();
+            b[at] ^= 1;
+            assert!(decode(&b).is_none(), "byte {at} flipped");
+        }
+    }
+
+    #[test]
+    fn the_name_follows_the_files_and_the_spec() {
+        let dir = std::env::temp_dir().join(format!("ratenet-store-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+        fs::write(&a, "x\n1\n").unwrap();
+        fs::write(&b, "y\n2\n").unwrap();
+        let spec = DataSpec::default();
+        let p1 = entry_path(&dir, &spec, &a, &b).unwrap();
+        assert_eq!(entry_path(&dir, &spec, &a, &b), Some(p1.clone()), "stable");
+        assert_ne!(entry_path(&dir, &spec, &b, &a), Some(p1.clone()), "files swapped");
+        let other = DataSpec {
+            min_synapses: 5,
+            ..DataSpec::default()
+        };
+        assert_ne!(entry_path(&dir, &other, &a, &b), Some(p1.clone()), "another key");
+        fs::write(&a, "x\n1\n2\n").unwrap();
+        assert_ne!(entry_path(&dir, &spec, &a, &b), Some(p1), "file changed");
+        assert_eq!(entry_path(&dir, &spec, &dir.join("missing"), &b), None);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
