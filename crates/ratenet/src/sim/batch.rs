@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::matrix::Csr;
 use crate::network::build::Parts;
-use crate::sim::{MetricSpec, Observer, Record, Response, Schedule, SimSpec, Trace, Verdict};
+use crate::sim::{MetricSpec, Observer, Record, Response, Schedule, SimSpec, Trace, Transfer, Verdict};
 
 /// `out[i][lane]` = row `i` of `m` · column `lane` of `r`, for `K` adjacent
 /// lanes starting at `off`; `r` and `out` hold `width` lanes per row.
@@ -349,44 +349,75 @@ impl State {
     /// with `W r` of excitatory rows = E–E part + factor × inhibitory part.
     #[inline(always)]
     fn update_generic(&mut self, input: f64, n_target: usize, sim: &SimSpec) {
-        let (dt, tau, f) = (sim.dt, sim.tau, sim.transfer);
-        let w = self.width;
         for ((y, &f), &z) in self.y_ee.iter_mut().zip(&self.factor).zip(&self.y_ei) {
             *y += f * z;
         }
-        let (r_exc, r_inh) = self.r.split_at_mut(self.n_exc * w);
-        let (r_on, r_off) = r_exc.split_at_mut(n_target * w);
-        let (y_on, y_off) = self.y_ee.split_at(n_target * w);
-        // The sums the observer needs for the next step, in its order
-        // (neurons ascending), accumulated as the new rates are written.
-        // Whether any rate moved, for the settled-state stop (see Observer::settled).
-        let (exc_sum, inh_check, moved) = (&mut self.exc_sum, &mut self.inh_check, &mut self.moved);
-        exc_sum.fill(0.0);
-        inh_check.fill(0.0);
-        moved.fill(0);
-        let step = |ri: &mut f64, y: f64, m: &mut u64| {
-            let old = *ri;
-            *ri += (-*ri + f.apply(y)) * dt / tau;
-            *m |= old.to_bits() ^ ri.to_bits();
-        };
-        for (rr, yr) in r_on.chunks_exact_mut(w).zip(y_on.chunks_exact(w)) {
-            for (((ri, &y), s), m) in rr.iter_mut().zip(yr).zip(exc_sum.iter_mut()).zip(moved.iter_mut()) {
-                step(ri, y + input, m);
-                *s += *ri;
+        // Lanes a few at a time, so that each lane's running sums stay in
+        // registers rather than in memory (a store-to-load chain per neuron).
+        let mut o = 0;
+        while o < self.width {
+            let l = (self.width - o).min(4);
+            match l {
+                4 => self.update_lanes::<4>(o, input, n_target, sim),
+                3 => self.update_lanes::<3>(o, input, n_target, sim),
+                2 => self.update_lanes::<2>(o, input, n_target, sim),
+                _ => self.update_lanes::<1>(o, input, n_target, sim),
+            }
+            o += l;
+        }
+    }
+
+    /// The update of lanes `o..o + L`. Besides the new rates it gathers what
+    /// the observer needs for the next step, in its order (neurons
+    /// ascending): each lane's excitatory sum, whether its inhibitory rates
+    /// are finite, and whether any rate moved (see [`Observer::settled`]).
+    #[inline(always)]
+    fn update_lanes<const L: usize>(&mut self, o: usize, input: f64, n_target: usize, sim: &SimSpec) {
+        let (dt, tau, f) = (sim.dt, sim.tau, sim.transfer);
+        let (w, n_exc) = (self.width, self.n_exc);
+        let mut sum = [0.0f64; L];
+        // Finiteness of the inhibitory rates does not depend on any order:
+        // x · 0 is ±0 for finite x and NaN otherwise, and NaN survives a sum.
+        let mut check = [0.0f64; L];
+        let mut moved = [0u64; L];
+        #[inline(always)]
+        fn lanes<const L: usize>(x: &mut [f64], at: usize) -> &mut [f64; L] {
+            (&mut x[at..at + L]).try_into().expect("L lanes")
+        }
+        #[inline(always)]
+        fn step<const L: usize>(
+            r: &mut [f64; L],
+            y: &[f64; L],
+            stim: f64,
+            moved: &mut [u64; L],
+            (f, dt, tau): (Transfer, f64, f64),
+        ) {
+            for b in 0..L {
+                let old = r[b];
+                r[b] += (-r[b] + f.apply(y[b] + stim)) * dt / tau;
+                moved[b] |= old.to_bits() ^ r[b].to_bits();
             }
         }
-        for (rr, yr) in r_off.chunks_exact_mut(w).zip(y_off.chunks_exact(w)) {
-            for (((ri, &y), s), m) in rr.iter_mut().zip(yr).zip(exc_sum.iter_mut()).zip(moved.iter_mut()) {
-                step(ri, y + 0.0, m);
-                *s += *ri;
+        for i in 0..n_exc {
+            let at = i * w + o;
+            let y: [f64; L] = self.y_ee[at..at + L].try_into().expect("L lanes");
+            let r = lanes::<L>(&mut self.r, at);
+            step(r, &y, if i < n_target { input } else { 0.0 }, &mut moved, (f, dt, tau));
+            for b in 0..L {
+                sum[b] += r[b];
             }
         }
-        for (rr, yr) in r_inh.chunks_exact_mut(w).zip(self.y_inh.chunks_exact(w)) {
-            for (((ri, &y), c), m) in rr.iter_mut().zip(yr).zip(inh_check.iter_mut()).zip(moved.iter_mut()) {
-                step(ri, y + 0.0, m);
-                *c += *ri * 0.0;
+        for i in n_exc..self.n {
+            let y: [f64; L] = self.y_inh[(i - n_exc) * w + o..][..L].try_into().expect("L lanes");
+            let r = lanes::<L>(&mut self.r, i * w + o);
+            step(r, &y, 0.0, &mut moved, (f, dt, tau));
+            for b in 0..L {
+                check[b] += r[b] * 0.0;
             }
         }
+        self.exc_sum[o..o + L].copy_from_slice(&sum);
+        self.inh_check[o..o + L].copy_from_slice(&check);
+        self.moved[o..o + L].copy_from_slice(&moved);
     }
 }
 
