@@ -222,3 +222,47 @@ fn notebook_network_refuses_seeds_from_2_pow_32_and_fast_accepts_them() {
     let b = network::build(&random_spec(RngMode::Fast), None, big + 3).unwrap();
     assert_ne!(a.w, b.w);
 }
+
+#[test]
+fn one_drawing_per_seed_gives_every_sweep_point_its_own_random_blocks() {
+    use ratenet::network::build::{random_parts, random_parts_from, SeedDraws};
+    let (n, n_exc) = (60, 51);
+    for seed in [0u64, 7, (1 << 32) - 1] {
+        let draws = SeedDraws::draw(n, n_exc, seed).unwrap();
+        for (p, g, balance) in [
+            (0.25, 0.002, true),
+            (0.15, 0.002, true),
+            (0.35, 0.01, false),
+            (0.0, 0.002, true),
+            (1.0, 0.002, true),
+        ] {
+            let spec = NetworkSpec {
+                kind: NetworkKind::Observed,
+                rng: RngMode::Notebook,
+                connectivity_proba: p,
+                g,
+                balance,
+                ..NetworkSpec::default()
+            };
+            let want = random_parts(&spec, n, n_exc, seed).unwrap();
+            let got = random_parts_from(&spec, &draws).unwrap();
+            assert_eq!(got, want, "seed {seed}, p {p}, g {g}, balance {balance}");
+            if p > 0.0 {
+                assert!(got.exc_inh.nnz() > 0 && got.inh_rows.nnz() > 0, "p {p}: edges drawn");
+            }
+        }
+    }
+    assert!(
+        SeedDraws::draw(10, 5, 1 << 32).is_err(),
+        "seeds beyond 2^32 are refused"
+    );
+    let fast = NetworkSpec {
+        rng: RngMode::Fast,
+        ..NetworkSpec::default()
+    };
+    let draws = SeedDraws::draw(10, 5, 0).unwrap();
+    assert!(
+        random_parts_from(&fast, &draws).is_err(),
+        "fast mode does not use drawings"
+    );
+}

@@ -10,8 +10,9 @@ use crate::data::{Connectome, DataSpec};
 use crate::experiment::plan::{Plan, RunId, Shard};
 use crate::experiment::results::{Journal, OutputDir, Row};
 use crate::experiment::{simulate_run, Spec};
-use crate::network::build::{self, Parts, RandomParts};
+use crate::network::build::{self, Parts, RandomParts, SeedDraws};
 use crate::network::nulls;
+use crate::network::{NetworkKind, RngMode};
 use crate::sim::{batch, KernelChoice, Record, Schedule};
 use crate::{err, Result};
 
@@ -98,8 +99,95 @@ pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId], max_lanes: usize) -> Vec<
         .collect()
 }
 
+/// Random draws shared between batches: the notebook streams of a seed,
+/// drawn once for all sweep points of an observed network (see
+/// [`SeedDraws`]). Kept only when several points can use them and they fit
+/// in [`Draws::MAX_BYTES`].
+pub struct Draws {
+    enabled: bool,
+    kept: Mutex<Vec<(DrawKey, Arc<SeedDraws>)>>,
+}
+
+/// (seed, neurons, excitatory neurons).
+type DrawKey = (u64, usize, usize);
+
+impl Draws {
+    /// Most memory the kept drawings may take.
+    pub const MAX_BYTES: usize = 256 << 20;
+
+    /// Drawings for `plan`'s pending runs: worth keeping when one seed
+    /// recurs over several sweep points of observed networks in notebook mode.
+    pub fn for_plan(plan: &Plan, connectomes: &Connectomes, pending: &[&RunId]) -> Draws {
+        let observed_notebook = plan.points.iter().enumerate().all(|(i, p)| {
+            p.spec.network.kind == NetworkKind::Observed
+                && p.spec.network.rng == RngMode::Notebook
+                && connectomes.of(i).is_some()
+        });
+        let mut seeds: Vec<u64> = pending.iter().map(|r| r.seed).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        let points = pending
+            .iter()
+            .map(|r| r.point)
+            .collect::<std::collections::BTreeSet<_>>();
+        let largest = (0..plan.points.len())
+            .filter_map(|i| connectomes.of(i))
+            .map(|c| c.n())
+            .max()
+            .unwrap_or(0);
+        // Per seed: n² pairs at most, two doubles each (n ≥ n_exc; n ≈ n_exc / 0.85).
+        let n = (largest as f64 * 1.5) as usize + 1;
+        let bytes = seeds.len().saturating_mul(n * n * 16);
+        Draws {
+            enabled: observed_notebook && points.len() > 1 && bytes <= Self::MAX_BYTES,
+            kept: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Nothing kept: every batch draws its own.
+    pub fn none() -> Draws {
+        Draws {
+            enabled: false,
+            kept: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn random_parts(&self, spec: &Spec, n: usize, n_exc: usize, seed: u64) -> Result<RandomParts> {
+        if !self.enabled {
+            return build::random_parts(&spec.network, n, n_exc, seed);
+        }
+        let key = (seed, n, n_exc);
+        let found = self
+            .kept
+            .lock()
+            .map_err(|_| err!("draws lock poisoned"))?
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, d)| d.clone());
+        let d = match found {
+            Some(d) => d,
+            None => {
+                // Drawn outside the lock: two batches may draw one seed at
+                // once, which costs time, never a different result.
+                let d = Arc::new(SeedDraws::draw(n, n_exc, seed)?);
+                self.kept
+                    .lock()
+                    .map_err(|_| err!("draws lock poisoned"))?
+                    .push((key, d.clone()));
+                d
+            }
+        };
+        build::random_parts_from(&spec.network, &d)
+    }
+}
+
 /// Simulate a batch of runs of one sweep point into rows (in batch order).
 pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Result<Vec<Row>> {
+    run_batch_with(plan, connectomes, runs, &Draws::none())
+}
+
+/// As [`run_batch`], random parts taken from `draws`.
+pub fn run_batch_with(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId], draws: &Draws) -> Result<Vec<Row>> {
     let Some(first) = runs.first() else {
         return Ok(vec![]);
     };
@@ -119,7 +207,7 @@ pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Res
         let rp = match random.iter().find(|(s, _)| *s == r.seed) {
             Some((_, rp)) => rp.clone(),
             None => {
-                let rp = build::random_parts(&spec.network, n, n_exc, r.seed)?;
+                let rp = draws.random_parts(spec, n, n_exc, r.seed)?;
                 random.push((r.seed, rp.clone()));
                 rp
             }
@@ -213,10 +301,11 @@ pub fn execute(
     let journal = Mutex::new(Journal::open(&out.journal_path(shard))?);
     let counter = Mutex::new(already);
     let groups = batches(plan, &pending, max_lanes);
+    let draws = Draws::for_plan(plan, connectomes, &pending);
     let fresh: Vec<Vec<Row>> = groups
         .par_iter()
         .map(|runs| {
-            let rows = run_batch(plan, connectomes, runs)?;
+            let rows = run_batch_with(plan, connectomes, runs, &draws)?;
             let mut j = journal.lock().map_err(|_| err!("journal lock poisoned"))?;
             for row in &rows {
                 j.append(row)?;

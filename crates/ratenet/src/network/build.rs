@@ -91,15 +91,109 @@ pub fn sizes(spec: &NetworkSpec, n_ee: Option<usize>) -> Result<(usize, usize)> 
 /// Draw the random part of a network for `seed`.
 pub fn random_parts(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Result<RandomParts> {
     spec.validate()?;
-    let mut rows = match spec.rng {
+    let rows = match spec.rng {
         RngMode::Notebook => {
-            if seed >= 1 << 32 {
-                bail!("seed {seed}: notebook mode follows numpy's RandomState, which needs 0 <= seed < 2^32 (or use network.rng = \"fast\")");
-            }
+            notebook_seed(seed)?;
             notebook_rows(spec, n, n_exc, seed)?
         }
         RngMode::Fast => fast_rows(spec, n, n_exc, seed),
     };
+    Ok(finish_random_parts(spec, rows, n, n_exc))
+}
+
+fn notebook_seed(seed: u64) -> Result<()> {
+    if seed >= 1 << 32 {
+        bail!("seed {seed}: notebook mode follows numpy's RandomState, which needs 0 <= seed < 2^32 (or use network.rng = \"fast\")");
+    }
+    Ok(())
+}
+
+/// Everything the notebook draws for one seed outside the E–E block of an
+/// observed network, before any parameter is applied: per pair (row-major,
+/// E–E pairs left out) the uniform its Erdős–Rényi edge is decided by and
+/// `10^|x|` of its normal draw. A sweep over `connectivity_proba`, `g` or the
+/// balance then builds each point's random blocks from one drawing
+/// ([`random_parts_from`]), exactly as if drawn afresh: the streams do not
+/// depend on those parameters, only which draws are used does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedDraws {
+    /// Neurons.
+    pub n: usize,
+    /// Excitatory neurons.
+    pub n_exc: usize,
+    /// The Erdős–Rényi uniform of each pair (NaN on the diagonal: no draw).
+    uniform: Vec<f64>,
+    /// `10^|x|` of each pair's normal draw.
+    magnitude: Vec<f64>,
+}
+
+impl SeedDraws {
+    /// Draw for `seed` (notebook streams) a network of `n` neurons, `n_exc` excitatory.
+    pub fn draw(n: usize, n_exc: usize, seed: u64) -> Result<SeedDraws> {
+        notebook_seed(seed)?;
+        let pairs = n * n - n_exc * n_exc;
+        let mut d = SeedDraws {
+            n,
+            n_exc,
+            uniform: Vec::with_capacity(pairs),
+            magnitude: Vec::with_capacity(pairs),
+        };
+        let mut er = PyRandom::new(seed as i128);
+        let mut normal = NumpyRandomState::new(seed as i128)?;
+        for u in 0..n {
+            for v in 0..n {
+                let x = if u == v { f64::NAN } else { er.random() };
+                if u < n_exc && v < n_exc {
+                    normal.skip_gauss();
+                } else {
+                    d.uniform.push(x);
+                    d.magnitude.push(10f64.powf(normal.normal(1.0, 0.2).abs()));
+                }
+            }
+        }
+        Ok(d)
+    }
+
+    /// Bytes held (for callers that keep many).
+    pub fn bytes(&self) -> usize {
+        (self.uniform.len() + self.magnitude.len()) * std::mem::size_of::<f64>()
+    }
+}
+
+/// The random part of an observed network in notebook mode from `draws`:
+/// the same as [`random_parts`] for the seed drawn.
+pub fn random_parts_from(spec: &NetworkSpec, draws: &SeedDraws) -> Result<RandomParts> {
+    spec.validate()?;
+    if spec.kind != NetworkKind::Observed || spec.rng != RngMode::Notebook {
+        bail!("network: drawings are kept for observed networks in notebook mode only");
+    }
+    let (n, n_exc) = (draws.n, draws.n_exc);
+    let p = spec.connectivity_proba;
+    let mut rows = Csr {
+        n_rows: n,
+        n_cols: n,
+        indptr: vec![0],
+        ..Default::default()
+    };
+    let mut k = 0;
+    for u in 0..n {
+        let first = if u < n_exc { n_exc } else { 0 };
+        for v in first..n {
+            // ErStream::edge: no self-loops; p outside (0, 1) decides without a draw.
+            let edge = u != v && p > 0.0 && (p >= 1.0 || draws.uniform[k] < p);
+            if edge {
+                rows.indices.push(v as u32);
+                rows.values.push(spec.g * draws.magnitude[k]);
+            }
+            k += 1;
+        }
+        rows.indptr.push(rows.values.len());
+    }
+    Ok(finish_random_parts(spec, rows, n, n_exc))
+}
+
+/// Dale's law, the split into blocks and the inhibitory rows' balance.
+fn finish_random_parts(spec: &NetworkSpec, mut rows: Csr, n: usize, n_exc: usize) -> RandomParts {
     // Dale's law: inhibitory columns are negative.
     for (j, x) in rows.indices.iter().zip(rows.values.iter_mut()) {
         if *j as usize >= n_exc {
@@ -122,13 +216,13 @@ pub fn random_parts(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Re
         }
     }
     let ee = (spec.kind != NetworkKind::Observed).then(|| Arc::new(ee));
-    Ok(RandomParts {
+    RandomParts {
         n,
         n_exc,
         exc_inh: Arc::new(exc_inh),
         inh_rows: Arc::new(inh_rows),
         ee,
-    })
+    }
 }
 
 /// Split full rows into the E–E block, the excitatory rows' inhibitory
