@@ -28,7 +28,7 @@ use crate::sim::{MetricSpec, Observer, Record, Response, Schedule, SimSpec, Trac
 #[inline(always)]
 // Index loops keep the accumulation order explicit (it defines the bits).
 #[allow(clippy::needless_range_loop)]
-fn rows_times_lanes<const K: usize>(
+fn rows_times_lanes<const K: usize, const C: usize>(
     b: &Block,
     rows: Range<usize>,
     r: &[f64],
@@ -38,7 +38,10 @@ fn rows_times_lanes<const K: usize>(
 ) {
     let m = &*b.m;
     let pos = b.positions();
-    assert!(off + K <= width && r.len() >= m.n_cols * width && out.len() >= rows.len() * width && rows.end <= m.n_rows);
+    // C ≥ K lanes are computed, K stored: three lanes of a four-lane layout
+    // run as four in one register, the fourth thrown away.
+    assert!(C >= K && off + C <= width && r.len() >= m.n_cols * width);
+    assert!(out.len() >= rows.len() * width && rows.end <= m.n_rows);
     assert!(m.indptr.len() == m.n_rows + 1 && m.indptr[m.n_rows] <= m.values.len() && m.values.len() == pos.len());
     let rp = r.as_ptr();
     let first = rows.start;
@@ -46,17 +49,17 @@ fn rows_times_lanes<const K: usize>(
         let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
         let idx = &pos[lo..hi];
         let val = &m.values[lo..hi];
-        let mut acc = [[0.0f64; K]; 4];
+        let mut acc = [[0.0f64; C]; 4];
         let chunks = idx.len() / 4;
         for c in 0..chunks {
             for k in 0..4 {
                 let p = c * 4 + k;
                 // SAFETY: p < idx.len() = val.len(); idx[p] = column · width with
-                // column < n_cols (checked by Block::new), so base + K <= n_cols · width <= r.len().
+                // column < n_cols (checked by Block::new), so base + C <= n_cols · width <= r.len().
                 unsafe {
                     let w = *val.get_unchecked(p);
                     let base = *idx.get_unchecked(p) as usize + off;
-                    for b in 0..K {
+                    for b in 0..C {
                         acc[k][b] += w * *rp.add(base + b);
                     }
                 }
@@ -130,10 +133,11 @@ fn apply_rows_generic(b: &Block, rows: Range<usize>, r: &[f64], width: usize, ou
         let off = lanes[k];
         let rows = rows.clone();
         match len {
-            4 => rows_times_lanes::<4>(b, rows, r, width, off, out),
-            3 => rows_times_lanes::<3>(b, rows, r, width, off, out),
-            2 => rows_times_lanes::<2>(b, rows, r, width, off, out),
-            _ => rows_times_lanes::<1>(b, rows, r, width, off, out),
+            4 => rows_times_lanes::<4, 4>(b, rows, r, width, off, out),
+            3 if off + 4 <= width => rows_times_lanes::<3, 4>(b, rows, r, width, off, out),
+            3 => rows_times_lanes::<3, 3>(b, rows, r, width, off, out),
+            2 => rows_times_lanes::<2, 2>(b, rows, r, width, off, out),
+            _ => rows_times_lanes::<1, 1>(b, rows, r, width, off, out),
         }
         k += len;
     }
@@ -260,7 +264,9 @@ struct State {
 
 impl State {
     fn new(lanes: &[&Parts], active: Vec<usize>, n: usize, n_exc: usize) -> State {
-        let width = active.len();
+        // Three lanes are laid out as four (the fourth a phantom no block
+        // uses): three rates then fill one register, as four do.
+        let width = if active.len() == 3 { 4 } else { active.len() };
         let mut factor = vec![0.0; n_exc * width];
         for (b, &lane) in active.iter().enumerate() {
             for (i, &f) in lanes[lane].exc_factor.iter().enumerate() {
@@ -268,7 +274,7 @@ impl State {
             }
         }
         State {
-            layout: Layout::new(lanes, &active),
+            layout: Layout::new(lanes, &active, width),
             active,
             width,
             n,
@@ -354,6 +360,8 @@ impl State {
         }
         // Lanes a few at a time, so that each lane's running sums stay in
         // registers rather than in memory (a store-to-load chain per neuron).
+        // A phantom lane (see State::new) is updated too: its rates stay
+        // finite (no block feeds it) and nothing reads them.
         let mut o = 0;
         while o < self.width {
             let l = (self.width - o).min(4);
@@ -456,9 +464,8 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(lanes: &[&Parts], active: &[usize]) -> Layout {
+    fn new(lanes: &[&Parts], active: &[usize], width: usize) -> Layout {
         let act: Vec<&Parts> = active.iter().map(|&l| lanes[l]).collect();
-        let width = act.len();
         let n = act.first().map_or(0, |p| p.n);
         let blocks = |pick: fn(&Parts) -> &Arc<Csr>| {
             groups(&act, pick)
