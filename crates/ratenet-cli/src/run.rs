@@ -288,41 +288,28 @@ fn draw_figures(
         }
     }
     // One time series per condition: first point, first seed; 40 excitatory
-    // and 20 inhibitory neurons drawn.
+    // and 20 inhibitory neurons drawn. The conditions are simulated together
+    // (shared weights loaded once), alongside the other figures; each series
+    // is drawn once its traces are in.
     let point = &plan.points[0];
     let seed = spec.sweep.seeds[0];
     let (n, n_exc) = ratenet::network::build::sizes(&point.spec.network, connectomes.of(0).map(|c| c.n()))?;
     let exc: Vec<usize> = (0..n_exc.min(40)).collect();
     let inh: Vec<usize> = (n_exc..n.min(n_exc + 20)).collect();
-    for (ci, cond) in point.spec.conditions.iter().enumerate() {
-        let (exc, inh) = (exc.clone(), inh.clone());
-        jobs.push((
-            format!("time_series_{ci}_{}", sanitize(&cond.name)),
-            format!("Time series: {}", cond.name),
-            "Excitatory rates (faint) and mean (bold) with ΔT; inhibitory rates; stimulus.".into(),
-            Box::new(move |stem| {
-                let record = Record {
-                    trace: true,
-                    neurons: exc.iter().chain(&inh).copied().collect(),
-                };
-                let (_, resp) = experiment::simulate_run(&point.spec, connectomes.of(0), cond, seed, &record)?;
-                let t = resp.trace.unwrap_or_default();
-                let ts = plot::TimeSeries {
-                    title: format!("{} (seed {seed})", cond.name),
-                    exc: t.rates[..exc.len()].to_vec(),
-                    inh: t.rates[exc.len()..].to_vec(),
-                    t: t.t,
-                    exc_mean: t.exc_mean,
-                    inh_mean: t.inh_mean,
-                    stimulus: t.stimulus,
-                    stimulus_end: point.spec.stimulus.end.min(point.spec.simulation.t_max),
-                    t_return: resp.t_return,
-                    delta_t: resp.delta_t,
-                };
-                plot::time_series(fig, stem, &ts).map_err(perr)
-            }),
-        ));
-    }
+    let series_at = jobs.len();
+    let series: Vec<(String, String, String)> = point
+        .spec
+        .conditions
+        .iter()
+        .enumerate()
+        .map(|(ci, cond)| {
+            (
+                format!("time_series_{ci}_{}", sanitize(&cond.name)),
+                format!("Time series: {}", cond.name),
+                "Excitatory rates (faint) and mean (bold) with ΔT; inhibitory rates; stimulus.".to_string(),
+            )
+        })
+        .collect();
     if let Some(c) = connectomes.of(0) {
         jobs.push((
             "ee_matrix".into(),
@@ -362,12 +349,47 @@ fn draw_figures(
             }),
         ));
     }
-    jobs.par_iter()
-        .map(|(stem, title, caption, draw)| {
-            draw(stem)?;
+    let record = Record {
+        trace: true,
+        neurons: exc.iter().chain(&inh).copied().collect(),
+    };
+    let conds: Vec<&ratenet::experiment::Condition> = point.spec.conditions.iter().collect();
+    let (traces, others) = rayon::join(
+        || experiment::simulate_conditions(&point.spec, connectomes.of(0), &conds, seed, &record),
+        || {
+            jobs.par_iter()
+                .map(|(stem, title, caption, draw)| {
+                    draw(stem)?;
+                    Ok((title.clone(), caption.clone(), fig.join(format!("{stem}.png"))))
+                })
+                .collect::<Result<Vec<_>>>()
+        },
+    );
+    let (traces, mut figures) = (traces?, others?);
+    let drawn = series
+        .par_iter()
+        .zip(conds.par_iter().zip(traces.into_par_iter()))
+        .map(|((stem, title, caption), (cond, resp))| {
+            let t = resp.trace.unwrap_or_default();
+            let ts = plot::TimeSeries {
+                title: format!("{} (seed {seed})", cond.name),
+                exc: t.rates[..exc.len()].to_vec(),
+                inh: t.rates[exc.len()..].to_vec(),
+                t: t.t,
+                exc_mean: t.exc_mean,
+                inh_mean: t.inh_mean,
+                stimulus: t.stimulus,
+                stimulus_end: point.spec.stimulus.end.min(point.spec.simulation.t_max),
+                t_return: resp.t_return,
+                delta_t: resp.delta_t,
+            };
+            plot::time_series(fig, stem, &ts).map_err(perr)?;
             Ok((title.clone(), caption.clone(), fig.join(format!("{stem}.png"))))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    // The report's order: distributions, time series, then the rest.
+    figures.splice(series_at..series_at, drawn);
+    Ok(figures)
 }
 
 fn sanitize(s: &str) -> String {

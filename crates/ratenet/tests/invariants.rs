@@ -696,3 +696,28 @@ fn a_settled_run_stops_with_the_result_of_the_full_run() {
         assert_eq!(outcome(&early), outcome(&full), "{kernel}");
     }
 }
+
+#[test]
+fn conditions_simulated_together_equal_runs_alone_with_traces() {
+    let record = Record {
+        trace: true,
+        neurons: vec![0, 5, 400],
+    };
+    let observed = microns_spec(
+        "[[condition]]\nname = \"observed\"\n[[condition]]\nname = \"shuffled\"\nnulls = [\"shuffle_connections\"]\n\
+         [[condition]]\nname = \"no_reciprocal\"\nnulls = [\"remove_reciprocal\"]\n",
+    );
+    let random = Spec::parse("[network]\nkind = \"random\"\nn_neurons = 200\n").unwrap();
+    for (spec, c) in [(&observed, Some(connectome())), (&random, None)] {
+        let conds: Vec<&Condition> = spec.conditions.iter().collect();
+        let together = experiment::simulate_conditions(spec, c, &conds, 4, &record).unwrap();
+        assert_eq!(together.len(), conds.len());
+        for (cond, t) in conds.iter().zip(&together) {
+            let (_, alone) = experiment::simulate_run(spec, c, cond, 4, &record).unwrap();
+            assert_eq!(outcome(t), outcome(&alone), "{}", cond.name);
+            let (a, b) = (t.trace.as_ref().unwrap(), alone.trace.as_ref().unwrap());
+            assert_eq!(a, b, "{}: trace", cond.name);
+            assert_eq!(a.t.len(), 5000, "{}: traced to t_max", cond.name);
+        }
+    }
+}

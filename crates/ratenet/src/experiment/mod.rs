@@ -77,6 +77,53 @@ pub fn simulate_run(
     Ok((net, resp))
 }
 
+/// Simulate the runs of several conditions for one seed together, as the
+/// runner's batches do: one drawing of the random blocks shared by all, so
+/// that each weight is loaded once per step for every condition (the way
+/// figures get their traces). Responses come in `conditions` order and equal
+/// [`simulate_run`]'s bit for bit.
+pub fn simulate_conditions(
+    spec: &Spec,
+    connectome: Option<&Connectome>,
+    conditions: &[&Condition],
+    seed: u64,
+    record: &Record,
+) -> Result<Vec<Response>> {
+    if spec.kernel != KernelChoice::Auto {
+        return conditions
+            .iter()
+            .map(|c| Ok(simulate_run(spec, connectome, c, seed, record)?.1))
+            .collect();
+    }
+    let (n, n_exc) = network::build::sizes(&spec.network, connectome.map(|c| c.n()))?;
+    let random = network::build::random_parts(&spec.network, n, n_exc, seed)?;
+    let parts = conditions
+        .iter()
+        .map(|c| {
+            Ok(match (condition_matrix(spec, connectome, c, seed)?, &random.ee) {
+                (Some(m), _) => network::build::parts_with(
+                    &spec.network,
+                    &random,
+                    std::sync::Arc::new(m.transpose()),
+                    Some(nulls::count_reciprocal(&m)),
+                    Some(nulls::count_positive(&m)),
+                ),
+                (None, Some(ee)) => network::build::parts_with(&spec.network, &random, ee.clone(), None, None),
+                (None, None) => crate::bail!("data-free network without an E–E block"),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let schedule = Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory)?;
+    let lanes: Vec<&network::build::Parts> = parts.iter().collect();
+    Ok(sim::batch::simulate_batch(
+        &lanes,
+        &schedule,
+        &spec.simulation,
+        &spec.metric,
+        record,
+    ))
+}
+
 pub mod plan;
 pub mod results;
 pub mod runner;
