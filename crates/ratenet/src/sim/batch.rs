@@ -369,7 +369,9 @@ pub fn simulate_batch(
                 super::push_trace(t, k, &lane_r, n_exc, schedule);
             }
             if (decided && traces[lane].is_none()) || last {
-                results[lane] = Some(observers[lane].finish(k + 1, traces[lane].take()));
+                // Steps before the stimulus were not computed (see below).
+                let computed = k + 1 - schedule.on.0.min(k);
+                results[lane] = Some(observers[lane].finish(computed, traces[lane].take()));
                 finished.push(b);
             }
         }
@@ -380,7 +382,11 @@ pub fn simulate_batch(
             }
             st = st.keep(lanes, &keep);
         }
-        st.step(schedule.input(k), n_target, sim, avx2);
+        // Before the stimulus every rate is exactly +0 and stays so (W·0 = +0,
+        // f(+0) = +0, no input): those steps are known without computing them.
+        if k >= schedule.on.0 {
+            st.step(schedule.input(k), n_target, sim, avx2);
+        }
     }
     results
         .into_iter()

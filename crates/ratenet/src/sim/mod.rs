@@ -281,7 +281,9 @@ pub struct Response {
     pub peak_exc_mean: f64,
     /// Excitatory mean at `t_end`.
     pub final_exc_mean: f64,
-    /// Steps simulated (for the updates/s accounting).
+    /// Steps simulated (for the updates/s accounting): steps whose result
+    /// is known without computing them (the all-zero state before the
+    /// stimulus in the batched engine, a settled state) are not counted.
     pub steps_simulated: usize,
     /// Per-step records, if asked for.
     pub trace: Option<Trace>,
