@@ -130,14 +130,12 @@ impl Draws {
             .iter()
             .map(|r| r.point)
             .collect::<std::collections::BTreeSet<_>>();
-        let largest = (0..plan.points.len())
-            .filter_map(|i| connectomes.of(i))
-            .map(|c| c.n())
-            .max()
-            .unwrap_or(0);
-        // Per seed: n² pairs at most, two doubles each (n ≥ n_exc; n ≈ n_exc / 0.85).
-        let n = (largest as f64 * 1.5) as usize + 1;
-        let bytes = seeds.len().saturating_mul(n * n * 16);
+        // Per seed and network size: two doubles per pair outside the E–E block.
+        let sizes: std::collections::BTreeSet<(usize, usize)> = (0..plan.points.len())
+            .filter_map(|i| build::sizes(&plan.points[i].spec.network, Some(connectomes.of(i)?.n())).ok())
+            .collect();
+        let per_seed: usize = sizes.iter().map(|&(n, n_exc)| (n * n - n_exc * n_exc) * 16).sum();
+        let bytes = seeds.len().saturating_mul(per_seed);
         Draws {
             enabled: observed_notebook && points.len() > 1 && bytes <= Self::MAX_BYTES,
             kept: Mutex::new(Vec::new()),
