@@ -43,8 +43,7 @@ pub fn entry_path(dir: &Path, spec: &DataSpec, synapses: &Path, cells: &Path) ->
     }
     // Every [data] key: Debug prints floats so that they read back exactly.
     h.update(format!("\n{spec:?}").as_bytes());
-    let digest = h.finalize();
-    let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let name = super::fetch::hex(&h.finalize());
     Some(dir.join("connectomes").join(format!("{name}.bin")))
 }
 

@@ -40,9 +40,8 @@ fn rows_times_lanes<const K: usize, const C: usize>(
     let pos = b.positions();
     // C ≥ K lanes are computed, K stored: three lanes of a four-lane layout
     // run as four in one register, the fourth thrown away.
-    assert!(C >= K && off + C <= width && r.len() >= m.n_cols * width);
-    assert!(out.len() >= rows.len() * width && rows.end <= m.n_rows);
-    assert!(m.indptr.len() == m.n_rows + 1 && m.indptr[m.n_rows] <= m.values.len() && m.values.len() == pos.len());
+    assert!(C >= K);
+    b.check(&rows, r, width, off + C, out);
     let rp = r.as_ptr();
     let first = rows.start;
     for i in rows {
@@ -91,8 +90,7 @@ unsafe fn one_lane_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, 
     use std::arch::x86_64::*;
     let m = &*b.m;
     let pos = b.positions();
-    assert!(off < width && r.len() >= m.n_cols * width && out.len() >= rows.len() * width && rows.end <= m.n_rows);
-    assert!(m.indptr.len() == m.n_rows + 1 && m.indptr[m.n_rows] <= m.values.len() && m.values.len() == pos.len());
+    b.check(&rows, r, width, off + 1, out);
     let rp = r.as_ptr().add(off);
     let first = rows.start;
     for i in rows {
@@ -140,9 +138,8 @@ unsafe fn four_lanes_avx2<const K: usize>(
     use std::arch::x86_64::*;
     let m = &*b.m;
     let pos = b.positions();
-    assert!((3..=4).contains(&K) && off + 4 <= width && r.len() >= m.n_cols * width);
-    assert!(out.len() >= rows.len() * width && rows.end <= m.n_rows);
-    assert!(m.indptr.len() == m.n_rows + 1 && m.indptr[m.n_rows] <= m.values.len() && m.values.len() == pos.len());
+    assert!((3..=4).contains(&K));
+    b.check(&rows, r, width, off + 4, out);
     let rp = r.as_ptr().add(off);
     let first = rows.start;
     for i in rows {
@@ -195,9 +192,7 @@ unsafe fn two_lanes_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize,
     use std::arch::x86_64::*;
     let m = &*b.m;
     let pos = b.positions();
-    assert!(off + 2 <= width && r.len() >= m.n_cols * width);
-    assert!(out.len() >= rows.len() * width && rows.end <= m.n_rows);
-    assert!(m.indptr.len() == m.n_rows + 1 && m.indptr[m.n_rows] <= m.values.len() && m.values.len() == pos.len());
+    b.check(&rows, r, width, off + 2, out);
     let rp = r.as_ptr().add(off);
     let first = rows.start;
     for i in rows {
@@ -605,7 +600,10 @@ struct Block {
 
 impl Block {
     fn new(m: Arc<Csr>, lanes: Vec<usize>, n: usize, width: usize) -> Block {
-        // The kernel reads without bounds checks: every column index must be in range.
+        // The kernels read without bounds checks: every row's entries must lie
+        // within the arrays, and every column index must be in range.
+        assert!(m.indptr.len() == m.n_rows + 1 && m.indptr.windows(2).all(|w| w[0] <= w[1]));
+        assert!(m.indptr[m.n_rows] <= m.values.len() && m.values.len() == m.indices.len());
         assert!(m.n_cols <= n && m.indices.iter().all(|&j| (j as usize) < m.n_cols));
         assert!(
             m.n_cols.saturating_mul(width) <= u32::MAX as usize,
@@ -617,6 +615,16 @@ impl Block {
 
     fn positions(&self) -> &[u32] {
         self.scaled.as_deref().unwrap_or(&self.m.indices)
+    }
+
+    /// What every kernel's unchecked reads rely on besides Block::new's
+    /// checks: lanes up to `lanes_end` fit the layout, `r` holds every
+    /// column's lanes, `out` every row of `rows`.
+    #[inline]
+    fn check(&self, rows: &Range<usize>, r: &[f64], width: usize, lanes_end: usize, out: &[f64]) {
+        let m = &*self.m;
+        assert!(lanes_end <= width && r.len() >= m.n_cols * width);
+        assert!(out.len() >= rows.len() * width && rows.end <= m.n_rows);
     }
 }
 
