@@ -100,17 +100,8 @@ pub fn simulate_conditions(
     let parts = conditions
         .iter()
         .map(|c| {
-            Ok(match (condition_matrix(spec, connectome, c, seed)?, &random.ee) {
-                (Some(m), _) => network::build::parts_with(
-                    &spec.network,
-                    &random,
-                    std::sync::Arc::new(m.transpose()),
-                    Some(nulls::count_reciprocal(&m)),
-                    Some(nulls::count_positive(&m)),
-                ),
-                (None, Some(ee)) => network::build::parts_with(&spec.network, &random, ee.clone(), None, None),
-                (None, None) => crate::bail!("data-free network without an E–E block"),
-            })
+            let m = condition_matrix(spec, connectome, c, seed)?;
+            network::build::parts_from(&spec.network, &random, m.as_ref())
         })
         .collect::<Result<Vec<_>>>()?;
     let schedule = Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory)?;

@@ -286,16 +286,23 @@ pub fn parts_with(
 pub fn build_parts(spec: &NetworkSpec, m: Option<&Csr>, seed: u64) -> Result<Parts> {
     let (n, n_exc) = sizes(spec, m.map(|m| m.n_rows))?;
     let random = random_parts(spec, n, n_exc, seed)?;
+    parts_from(spec, &random, m)
+}
+
+/// The parts of a network from its random part and, for observed networks,
+/// the E–E matrix `m` (pre × post) after the condition's null models; runs
+/// that share `random` share its blocks.
+pub fn parts_from(spec: &NetworkSpec, random: &RandomParts, m: Option<&Csr>) -> Result<Parts> {
     Ok(match (m, &random.ee) {
         (Some(m), _) => parts_with(
             spec,
-            &random,
+            random,
             Arc::new(m.transpose()),
             Some(count_reciprocal(m)),
             Some(count_positive(m)),
         ),
-        (None, Some(ee)) => parts_with(spec, &random, ee.clone(), None, None),
-        (None, None) => unreachable!("data-free networks draw their E–E block"),
+        (None, Some(ee)) => parts_with(spec, random, ee.clone(), None, None),
+        (None, None) => bail!("network: a data-free network without its drawn E–E block"),
     })
 }
 
