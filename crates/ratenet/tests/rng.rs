@@ -266,3 +266,70 @@ fn one_drawing_per_seed_gives_every_sweep_point_its_own_random_blocks() {
         "fast mode does not use drawings"
     );
 }
+
+/// The random blocks of one seed nest over connection probabilities: every
+/// row drawn at a smaller p is a prefix of the row drawn at a larger one,
+/// with the same weights before the balance (what lets the batched engine
+/// run a `connectivity_proba` sweep as lanes of one block, bit for bit), and
+/// the assembled matrix keeps its rows in column order.
+#[test]
+fn random_blocks_of_one_seed_nest_over_connection_probabilities() {
+    use ratenet::network::build::random_parts;
+    let (n, n_exc) = (60, 48);
+    let parts = |p: f64, balance: bool| {
+        let spec = NetworkSpec {
+            kind: NetworkKind::Observed,
+            rng: RngMode::Notebook,
+            connectivity_proba: p,
+            balance,
+            ..NetworkSpec::default()
+        };
+        random_parts(&spec, n, n_exc, 3).unwrap()
+    };
+    for balance in [false, true] {
+        let ps = [0.1, 0.2, 0.35, 0.6];
+        let all: Vec<_> = ps.iter().map(|&p| parts(p, balance)).collect();
+        for w in all.windows(2) {
+            let (small, large) = (&w[0], &w[1]);
+            assert!(small.exc_inh.nnz() < large.exc_inh.nnz() && small.inh_rows.nnz() < large.inh_rows.nnz());
+            for (excitatory, a, b) in [
+                (true, &*small.exc_inh, &*large.exc_inh),
+                (false, &*small.inh_rows, &*large.inh_rows),
+            ] {
+                for i in 0..a.n_rows {
+                    let (ra, rb) = (a.indptr[i]..a.indptr[i + 1], b.indptr[i]..b.indptr[i + 1]);
+                    assert!(
+                        b.indices[rb.clone()].starts_with(&a.indices[ra.clone()]),
+                        "row {i}: columns are a prefix"
+                    );
+                    // Excitatory rows are stored unbalanced; inhibitory rows'
+                    // excitatory inputs are never scaled.
+                    for (k, &j) in a.indices[ra.clone()].iter().enumerate() {
+                        if !balance || excitatory || (j as usize) < n_exc {
+                            assert_eq!(a.values[ra.start + k], b.values[rb.start + k], "row {i} column {j}");
+                        }
+                    }
+                }
+            }
+        }
+        // Not in column order, yet the matrix users see is.
+        let p = &all[2];
+        assert!(
+            (0..n_exc).any(|i| p.exc_inh.indices[p.exc_inh.indptr[i]..p.exc_inh.indptr[i + 1]]
+                .windows(2)
+                .any(|w| w[0] > w[1]))
+        );
+        let ee = std::sync::Arc::new(ratenet::matrix::Csr::from_sorted_triplets(n_exc, n_exc, [(0, 1, 0.5)]));
+        let spec = NetworkSpec {
+            kind: NetworkKind::Observed,
+            connectivity_proba: 0.35,
+            balance,
+            ..NetworkSpec::default()
+        };
+        let w = network::build::parts_with(&spec, p, ee, None, None).assemble();
+        for i in 0..n {
+            let cols = &w.indices[w.indptr[i]..w.indptr[i + 1]];
+            assert!(cols.windows(2).all(|c| c[0] < c[1]), "row {i} of W in column order");
+        }
+    }
+}

@@ -12,7 +12,7 @@ use crate::experiment::results::{Journal, OutputDir, Row};
 use crate::experiment::{simulate_run, Spec};
 use crate::network::build::{self, Parts, RandomParts, SeedDraws};
 use crate::network::nulls;
-use crate::network::{NetworkKind, RngMode};
+use crate::network::{NetworkKind, NetworkSpec, RngMode};
 use crate::sim::{batch, KernelChoice, Record, Schedule};
 use crate::{err, Result};
 
@@ -77,26 +77,91 @@ pub const MAX_LANES: usize = 4;
 /// Split pending runs into batches that share weights: the conditions of one
 /// (point, seed) share their random blocks; without several conditions, the
 /// seeds of one (point, condition) share the E–E block when no null model
-/// draws from the seed. Batches never change a run's result (see
-/// [`crate::sim::batch`]), only how fast it comes.
-pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId], max_lanes: usize) -> Vec<Vec<&'a RunId>> {
+/// draws from the seed. When the points differ only in weights drawn from
+/// the same streams ([`points_nest`]: a sweep over `connectivity_proba`, `g`
+/// or the balance), the runs of one seed go together across points instead:
+/// their random blocks nest and run as one (see
+/// [`crate::network::build::RandomParts`]); a run left alone that way joins
+/// the other seeds' of its point and condition. Batches never change a run's
+/// result (see [`crate::sim::batch`]), only how fast it comes.
+pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId], max_lanes: usize, nest: bool) -> Vec<Vec<&'a RunId>> {
+    let max_lanes = max_lanes.max(1);
     let by_seed = plan.points.first().is_some_and(|p| p.spec.conditions.len() > 1);
-    let mut groups: Vec<((usize, u64), Vec<&RunId>)> = Vec::new();
-    for &r in pending {
-        let key = if by_seed {
+    let group = |runs: &[&'a RunId], key: &dyn Fn(&RunId) -> (usize, u64)| {
+        let mut groups: Vec<((usize, u64), Vec<&'a RunId>)> = Vec::new();
+        for &r in runs {
+            let k = key(r);
+            match groups.iter_mut().find(|(g, _)| *g == k) {
+                Some((_, g)) => g.push(r),
+                None => groups.push((k, vec![r])),
+            }
+        }
+        groups
+    };
+    let alone = |r: &RunId| {
+        if by_seed {
             (r.point, r.seed)
         } else {
             (r.point, r.condition as u64)
-        };
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, g)) => g.push(r),
-            None => groups.push((key, vec![r])),
+        }
+    };
+    if !nest || max_lanes == 1 {
+        return group(pending, &alone)
+            .into_iter()
+            .flat_map(|(_, g)| g.chunks(max_lanes).map(|c| c.to_vec()).collect::<Vec<_>>())
+            .collect();
+    }
+    let mut out = Vec::new();
+    let mut single = Vec::new();
+    for (_, g) in group(pending, &|r| (0, r.seed)) {
+        for c in g.chunks(max_lanes) {
+            if c.len() == 1 && g.len() > 1 {
+                single.push(c[0]);
+            } else {
+                out.push(c.to_vec());
+            }
         }
     }
-    groups
-        .into_iter()
-        .flat_map(|(_, g)| g.chunks(max_lanes.max(1)).map(|c| c.to_vec()).collect::<Vec<_>>())
-        .collect()
+    for (_, g) in group(&single, &alone) {
+        out.extend(g.chunks(max_lanes).map(|c| c.to_vec()));
+    }
+    out
+}
+
+/// Whether runs of different points may share a batch with nested random
+/// blocks: observed networks of one connectome in notebook mode, the points
+/// differing at most in `connectivity_proba`, `g` and the balance (the same
+/// streams, the same schedule).
+pub fn points_nest(plan: &Plan, connectomes: &Connectomes) -> bool {
+    let Some(first) = plan.points.first() else {
+        return false;
+    };
+    let base = &first.spec;
+    let same_connectome = |i: usize| match (&connectomes.by_point[0], &connectomes.by_point[i]) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    };
+    plan.points.len() > 1
+        && plan.points.iter().enumerate().all(|(i, p)| {
+            let s = &p.spec;
+            let network = NetworkSpec {
+                connectivity_proba: base.network.connectivity_proba,
+                g: base.network.g,
+                balance: base.network.balance,
+                inh_exc_balance: base.network.inh_exc_balance,
+                ..s.network.clone()
+            };
+            s.network.kind == NetworkKind::Observed
+                && s.network.rng == RngMode::Notebook
+                && s.kernel == KernelChoice::Auto
+                && same_connectome(i)
+                && network == base.network
+                && s.data == base.data
+                && s.simulation == base.simulation
+                && s.stimulus == base.stimulus
+                && s.metric == base.metric
+                && s.conditions == base.conditions
+        })
 }
 
 /// Random draws shared between batches: the notebook streams of a seed,
@@ -189,24 +254,27 @@ pub fn run_batch_with(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId], d
     let Some(first) = runs.first() else {
         return Ok(vec![]);
     };
-    let point = &plan.points[first.point];
-    let spec: &Spec = &point.spec;
-    if spec.kernel != KernelChoice::Auto || runs.iter().any(|r| r.point != first.point) {
+    let spec: &Spec = &plan.points[first.point].spec;
+    let several_points = runs.iter().any(|r| r.point != first.point);
+    if spec.kernel != KernelChoice::Auto || (several_points && !points_nest(plan, connectomes)) {
         return runs.iter().map(|r| run_one(plan, connectomes, r)).collect();
     }
+    // Points of one batch share the connectome, the conditions and the
+    // schedule (points_nest); each run's network follows its own point.
     let connectome = connectomes.of(first.point);
-    let mut random: Vec<(u64, RandomParts)> = Vec::new();
+    let mut random: Vec<((usize, u64), RandomParts)> = Vec::new();
     let mut ee_cache: Vec<((usize, Option<u64>), EeBlock)> = Vec::new();
     let mut parts: Vec<Parts> = Vec::with_capacity(runs.len());
     // One point, one connectome: every run of the batch has the same size.
     let (n, n_exc) = build::sizes(&spec.network, connectome.map(|c| c.n()))?;
     for r in runs {
+        let spec: &Spec = &plan.points[r.point].spec;
         let cond = &spec.conditions[r.condition];
-        let rp = match random.iter().find(|(s, _)| *s == r.seed) {
+        let rp = match random.iter().find(|(k, _)| *k == (r.point, r.seed)) {
             Some((_, rp)) => rp.clone(),
             None => {
                 let rp = draws.random_parts(spec, n, n_exc, r.seed)?;
-                random.push((r.seed, rp.clone()));
+                random.push(((r.point, r.seed), rp.clone()));
                 rp
             }
         };
@@ -258,7 +326,7 @@ pub fn run_batch_with(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId], d
                 r.index,
                 &spec.conditions[r.condition].name,
                 r.seed,
-                &point.values,
+                &plan.points[r.point].values,
                 resp,
                 p.reciprocal,
                 p.nnz_ee,
@@ -298,7 +366,7 @@ pub fn execute(
     progress(already, total);
     let journal = Mutex::new(Journal::open(&out.journal_path(shard))?);
     let counter = Mutex::new(already);
-    let groups = batches(plan, &pending, max_lanes);
+    let groups = batches(plan, &pending, max_lanes, points_nest(plan, connectomes));
     let draws = Draws::for_plan(plan, connectomes, &pending);
     // Every thread takes the next batch in plan order from one queue, so no
     // thread idles while batches wait (measured: EX2 about 5% faster than

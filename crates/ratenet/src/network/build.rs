@@ -40,11 +40,13 @@ pub struct Parts {
     pub n_exc: usize,
     /// E–E block, n_exc × n_exc, row = post.
     pub ee: Arc<Csr>,
-    /// Rows 0..n_exc, columns n_exc..n (global column indices), Dale-negated, unbalanced.
+    /// Rows 0..n_exc, columns n_exc..n (global column indices), Dale-negated,
+    /// unbalanced; each row in summation order (see [`RandomParts`]).
     pub exc_inh: Arc<Csr>,
     /// Balancing factor of each excitatory row's inhibitory inputs (1 without balance).
     pub exc_factor: Arc<Vec<f64>>,
-    /// Rows n_exc..n (local row index), all columns, Dale-negated and balanced.
+    /// Rows n_exc..n (local row index), all columns, Dale-negated and
+    /// balanced; each row in summation order (see [`RandomParts`]).
     pub inh_rows: Arc<Csr>,
     /// Reciprocal ordered pairs of the E–E matrix (observed networks only).
     pub reciprocal: Option<u64>,
@@ -54,6 +56,14 @@ pub struct Parts {
 
 /// The random part of a network: everything a seed draws, independent of
 /// the E–E connectome (which only sets n and n_exc).
+///
+/// The rows of `exc_inh` and `inh_rows` are stored in the order their dot
+/// products are summed. In notebook mode with 0 < p < 1 that is the order of
+/// the Erdős–Rényi uniforms that decided the edges (ties by column), not the
+/// column order: the edges kept at a smaller p are then a prefix of every
+/// row kept at a larger one, with the same weights, so the batched engine can
+/// run the points of a `connectivity_proba` sweep as lanes of one block with
+/// bits identical to running each alone. Otherwise rows are in column order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RandomParts {
     /// Neurons.
@@ -62,6 +72,9 @@ pub struct RandomParts {
     pub n_exc: usize,
     /// See [`Parts::exc_inh`].
     pub exc_inh: Arc<Csr>,
+    /// numpy's sum of each row of `exc_inh` in column order (the notebook's
+    /// balance), kept because the rows themselves may be in another order.
+    pub exc_inh_sums: Arc<Vec<f64>>,
     /// See [`Parts::inh_rows`].
     pub inh_rows: Arc<Csr>,
     /// The drawn E–E block of the data-free networks (row = post).
@@ -91,14 +104,14 @@ pub fn sizes(spec: &NetworkSpec, n_ee: Option<usize>) -> Result<(usize, usize)> 
 /// Draw the random part of a network for `seed`.
 pub fn random_parts(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Result<RandomParts> {
     spec.validate()?;
-    let rows = match spec.rng {
+    let (rows, keys) = match spec.rng {
         RngMode::Notebook => {
             notebook_seed(seed)?;
             notebook_rows(spec, n, n_exc, seed)?
         }
-        RngMode::Fast => fast_rows(spec, n, n_exc, seed),
+        RngMode::Fast => (fast_rows(spec, n, n_exc, seed), None),
     };
-    Ok(finish_random_parts(spec, rows, n, n_exc))
+    Ok(finish_random_parts(spec, rows, keys, n, n_exc))
 }
 
 fn notebook_seed(seed: u64) -> Result<()> {
@@ -175,6 +188,9 @@ pub fn random_parts_from(spec: &NetworkSpec, draws: &SeedDraws) -> Result<Random
         indptr: vec![0],
         ..Default::default()
     };
+    // As ErStream: the uniforms order the rows only when they were drawn.
+    let drawn = p > 0.0 && p < 1.0;
+    let mut keys = Vec::new();
     let mut k = 0;
     for u in 0..n {
         let first = if u < n_exc { n_exc } else { 0 };
@@ -184,23 +200,34 @@ pub fn random_parts_from(spec: &NetworkSpec, draws: &SeedDraws) -> Result<Random
             if edge {
                 rows.indices.push(v as u32);
                 rows.values.push(spec.g * draws.magnitude[k]);
+                if drawn {
+                    keys.push(draws.uniform[k]);
+                }
             }
             k += 1;
         }
         rows.indptr.push(rows.values.len());
     }
-    Ok(finish_random_parts(spec, rows, n, n_exc))
+    Ok(finish_random_parts(spec, rows, drawn.then_some(keys), n, n_exc))
 }
 
-/// Dale's law, the split into blocks and the inhibitory rows' balance.
-fn finish_random_parts(spec: &NetworkSpec, mut rows: Csr, n: usize, n_exc: usize) -> RandomParts {
+/// Dale's law, the split into blocks, the inhibitory rows' balance (all in
+/// column order, as the notebook sums), then the summation order: by `keys`
+/// (one per entry of `rows`: the Erdős–Rényi uniform of the edge) where given.
+fn finish_random_parts(
+    spec: &NetworkSpec,
+    mut rows: Csr,
+    keys: Option<Vec<f64>>,
+    n: usize,
+    n_exc: usize,
+) -> RandomParts {
     // Dale's law: inhibitory columns are negative.
     for (j, x) in rows.indices.iter().zip(rows.values.iter_mut()) {
         if *j as usize >= n_exc {
             *x = -*x;
         }
     }
-    let (ee, exc_inh, mut inh_rows) = split(&rows, n_exc);
+    let (ee, mut exc_inh, mut inh_rows) = split(&rows, n_exc);
     if spec.balance {
         for i in 0..inh_rows.n_rows {
             let r = inh_rows.indptr[i]..inh_rows.indptr[i + 1];
@@ -215,13 +242,50 @@ fn finish_random_parts(spec: &NetworkSpec, mut rows: Csr, n: usize, n_exc: usize
             }
         }
     }
+    let exc_inh_sums = (0..n_exc)
+        .map(|i| np_sum(&exc_inh.values[exc_inh.indptr[i]..exc_inh.indptr[i + 1]]))
+        .collect();
+    if let Some(keys) = keys {
+        assert_eq!(keys.len(), rows.nnz(), "one key per entry");
+        // The key of entry (row, column) of `rows`, whose rows are in column order.
+        let key = |row: usize, j: u32| {
+            let r = rows.indptr[row]..rows.indptr[row + 1];
+            let at = rows.indices[r.clone()].binary_search(&j).expect("entry of rows");
+            keys[r.start + at]
+        };
+        sort_rows(&mut exc_inh, key);
+        sort_rows(&mut inh_rows, |i, j| key(n_exc + i, j));
+    }
     let ee = (spec.kind != NetworkKind::Observed).then(|| Arc::new(ee));
     RandomParts {
         n,
         n_exc,
         exc_inh: Arc::new(exc_inh),
+        exc_inh_sums: Arc::new(exc_inh_sums),
         inh_rows: Arc::new(inh_rows),
         ee,
+    }
+}
+
+/// Reorder the entries of every row of `m` (in column order) by `key(row,
+/// column)`, ties by column.
+fn sort_rows(m: &mut Csr, key: impl Fn(usize, u32) -> f64) {
+    let mut row: Vec<(f64, u32, f64)> = Vec::new();
+    for i in 0..m.n_rows {
+        let r = m.indptr[i]..m.indptr[i + 1];
+        row.clear();
+        row.extend(
+            m.indices[r.clone()]
+                .iter()
+                .zip(&m.values[r.clone()])
+                .map(|(&j, &v)| (key(i, j), j, v)),
+        );
+        // Stable, so equal keys keep column order.
+        row.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (k, &(_, j, v)) in r.zip(row.iter()) {
+            m.indices[k] = j;
+            m.values[k] = v;
+        }
     }
 }
 
@@ -264,8 +328,7 @@ pub fn parts_with(
                 return 1.0;
             }
             let e = np_sum(&ee.values[ee.indptr[i]..ee.indptr[i + 1]]);
-            let s = np_sum(&random.exc_inh.values[random.exc_inh.indptr[i]..random.exc_inh.indptr[i + 1]]);
-            balance_factor(e, s, spec.inh_exc_balance)
+            balance_factor(e, random.exc_inh_sums[i], spec.inh_exc_balance)
         })
         .collect();
     Parts {
@@ -307,7 +370,7 @@ pub fn parts_from(spec: &NetworkSpec, random: &RandomParts, m: Option<&Csr>) -> 
 }
 
 impl Parts {
-    /// The full weight matrix (row = post), balanced.
+    /// The full weight matrix (row = post), balanced, rows in column order.
     pub fn assemble(&self) -> Csr {
         let (n, n_exc) = (self.n, self.n_exc);
         let mut w = Csr {
@@ -334,6 +397,8 @@ impl Parts {
             }
             w.indptr.push(w.values.len());
         }
+        // The random blocks' rows may be in summation order (see RandomParts).
+        sort_rows(&mut w, |_, j| j as f64);
         w
     }
 
@@ -375,20 +440,30 @@ impl ErStream {
     /// Whether edge u → v exists; must be called for every pair in row-major order.
     #[inline]
     fn edge(&mut self, u: usize, v: usize) -> bool {
+        self.edge_uniform(u, v).0
+    }
+
+    /// As [`ErStream::edge`], with the uniform that decided it (NaN without a draw).
+    #[inline]
+    fn edge_uniform(&mut self, u: usize, v: usize) -> (bool, f64) {
         if u == v || self.p <= 0.0 {
-            return false;
+            return (false, f64::NAN);
         }
         match &mut self.rng {
-            Some(r) => r.random() < self.p,
-            None => true,
+            Some(r) => {
+                let x = r.random();
+                (x < self.p, x)
+            }
+            None => (true, f64::NAN),
         }
     }
 }
 
 /// The notebook's random weights, entry by entry, with both generators
 /// advanced in lock-step (they are independent streams, so interleaving them
-/// is exact). Observed networks leave the E–E block empty.
-fn notebook_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Result<Csr> {
+/// is exact). Observed networks leave the E–E block empty. With the rows come
+/// the Erdős–Rényi uniform of each entry, where they were drawn.
+fn notebook_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Result<(Csr, Option<Vec<f64>>)> {
     if n > 50_000 {
         bail!(
             "network: {n} neurons is too many for network.rng = \"notebook\" (O(n²) draws); use network.rng = \"fast\""
@@ -405,9 +480,11 @@ fn notebook_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Resul
         ..Default::default()
     };
     let g = spec.g;
+    let drawn = er.rng.is_some();
+    let mut keys = Vec::new();
     for u in 0..n {
         for v in 0..n {
-            let edge = er.edge(u, v);
+            let (edge, uniform) = er.edge_uniform(u, v);
             let in_ee = u < n_exc && v < n_exc;
             let keep = match spec.kind {
                 NetworkKind::Observed if in_ee => false,
@@ -423,13 +500,17 @@ fn notebook_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Resul
                 let x = normal.normal(1.0, 0.2);
                 w.indices.push(v as u32);
                 w.values.push(g * 10f64.powf(x.abs()));
+                if drawn {
+                    // E–E entries (data-free kinds) keep column order: any key does.
+                    keys.push(if in_ee { 0.0 } else { uniform });
+                }
             } else {
                 normal.skip_gauss();
             }
         }
         w.indptr.push(w.values.len());
     }
-    Ok(w)
+    Ok((w, drawn.then_some(keys)))
 }
 
 /// numpy's pairwise summation (`np.add.reduce` on a contiguous row): the

@@ -21,14 +21,16 @@ use crate::network::build::Parts;
 use crate::sim::{MetricSpec, Observer, Record, Response, Schedule, SimSpec, Trace, Transfer, Verdict};
 
 /// `out[i][lane]` = row `i` of `m` · column `lane` of `r`, for `K` adjacent
-/// lanes starting at `off`; `r` and `out` hold `width` lanes per row.
+/// lanes starting at `off`; `r` and `out` hold `width` lanes per row. With
+/// `PER_LANE` the block's weights are its per-lane values (`C` per entry,
+/// see [`Block::nested`]), else one weight per entry shared by the lanes.
 ///
 /// The hot loop of every simulation. Indices are checked once per batch (see
-/// [`Layout::new`]), so the loop reads without bounds checks.
+/// [`Block::new`]), so the loop reads without bounds checks.
 #[inline(always)]
 // Index loops keep the accumulation order explicit (it defines the bits).
 #[allow(clippy::needless_range_loop)]
-fn rows_times_lanes<const K: usize, const C: usize>(
+fn rows_times_lanes<const K: usize, const C: usize, const PER_LANE: bool>(
     b: &Block,
     rows: Range<usize>,
     r: &[f64],
@@ -42,38 +44,32 @@ fn rows_times_lanes<const K: usize, const C: usize>(
     // run as four in one register, the fourth thrown away.
     assert!(C >= K);
     b.check(&rows, r, width, off + C, out);
+    let vals = b.values(C, PER_LANE);
     let rp = r.as_ptr();
     let first = rows.start;
     for i in rows {
         let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
-        let idx = &pos[lo..hi];
-        let val = &m.values[lo..hi];
         let mut acc = [[0.0f64; C]; 4];
-        let chunks = idx.len() / 4;
-        for c in 0..chunks {
-            for k in 0..4 {
-                let p = c * 4 + k;
-                // SAFETY: p < idx.len() = val.len(); idx[p] = column · width with
-                // column < n_cols (checked by Block::new), so base + C <= n_cols · width <= r.len().
-                unsafe {
-                    let w = *val.get_unchecked(p);
-                    let base = *idx.get_unchecked(p) as usize + off;
-                    for b in 0..C {
-                        acc[k][b] += w * *rp.add(base + b);
-                    }
+        for p in lo..hi {
+            // SAFETY: p < indptr[n_rows] <= pos.len(), and vals holds C per
+            // entry if PER_LANE, else one (Block::new, Block::values);
+            // pos[p] = column · width with column < n_cols (checked by
+            // Block::new), so base + C <= n_cols · width <= r.len().
+            unsafe {
+                let base = *pos.get_unchecked(p) as usize + off;
+                for b in 0..C {
+                    let w = if PER_LANE {
+                        *vals.get_unchecked(p * C + b)
+                    } else {
+                        *vals.get_unchecked(p)
+                    };
+                    acc[(p - lo) % 4][b] += w * *rp.add(base + b);
                 }
             }
         }
         let o = &mut out[(i - first) * width + off..(i - first) * width + off + K];
         for b in 0..K {
             o[b] = (acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b]);
-        }
-        for p in chunks * 4..idx.len() {
-            let w = val[p];
-            let base = idx[p] as usize + off;
-            for b in 0..K {
-                o[b] += w * r[base + b];
-            }
         }
     }
 }
@@ -111,13 +107,25 @@ unsafe fn one_lane_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, 
             let x = _mm256_set_m128d(x23, x01);
             acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_loadu_pd(val.add(c * 4)), x));
         }
-        // (acc0 + acc2) + (acc1 + acc3), then the tail in order.
-        let s = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
-        let mut o = _mm_cvtsd_f64(s) + _mm_cvtsd_f64(_mm_unpackhi_pd(s, s));
-        for p in chunks * 4..len {
-            o += *val.add(p) * *rp.add(*idx.add(p) as usize);
+        // The last one to three entries go into accumulators 0, 1, 2 as
+        // well, added to the halves (acc0, acc1) and (acc2, acc3) before
+        // they are combined: (acc0 + acc2) + (acc1 + acc3).
+        let mut lo_half = _mm256_castpd256_pd128(acc);
+        let mut hi_half = _mm256_extractf128_pd(acc, 1);
+        let p = chunks * 4;
+        let x = |k: usize| rp.add(*idx.add(p + k) as usize);
+        let tail = len - p;
+        if tail == 1 {
+            lo_half = _mm_add_pd(lo_half, _mm_mul_pd(_mm_load_sd(val.add(p)), _mm_load_sd(x(0))));
+        } else if tail > 1 {
+            let x01 = _mm_loadh_pd(_mm_load_sd(x(0)), x(1));
+            lo_half = _mm_add_pd(lo_half, _mm_mul_pd(_mm_loadu_pd(val.add(p)), x01));
+            if tail == 3 {
+                hi_half = _mm_add_pd(hi_half, _mm_mul_pd(_mm_load_sd(val.add(p + 2)), _mm_load_sd(x(2))));
+            }
         }
-        out[(i - first) * width + off] = o;
+        let s = _mm_add_pd(lo_half, hi_half);
+        out[(i - first) * width + off] = _mm_cvtsd_f64(s) + _mm_cvtsd_f64(_mm_unpackhi_pd(s, s));
     }
 }
 
@@ -127,7 +135,7 @@ unsafe fn one_lane_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, 
 /// instructions per entry than the compiler's version.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn four_lanes_avx2<const K: usize>(
+unsafe fn four_lanes_avx2<const K: usize, const PER_LANE: bool>(
     b: &Block,
     rows: Range<usize>,
     r: &[f64],
@@ -140,20 +148,22 @@ unsafe fn four_lanes_avx2<const K: usize>(
     let pos = b.positions();
     assert!((3..=4).contains(&K));
     b.check(&rows, r, width, off + 4, out);
+    let vals = b.values(4, PER_LANE);
     let rp = r.as_ptr().add(off);
     let first = rows.start;
     for i in rows {
         let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
-        // SAFETY: lo..hi is within pos and values (asserted); a position is
-        // column · width with column < n_cols (Block::new), so
-        // position + off + 4 <= n_cols · width <= r.len().
+        // SAFETY: lo..hi is within pos and the values (asserted, 4 per entry
+        // if PER_LANE); a position is column · width with column < n_cols
+        // (Block::new), so position + off + 4 <= n_cols · width <= r.len().
         let idx = pos.as_ptr().add(lo);
-        let val = m.values.as_ptr().add(lo);
         let term = |p: usize| {
-            _mm256_mul_pd(
-                _mm256_broadcast_sd(&*val.add(p)),
-                _mm256_loadu_pd(rp.add(*idx.add(p) as usize)),
-            )
+            let w = if PER_LANE {
+                _mm256_loadu_pd(vals.as_ptr().add((lo + p) * 4))
+            } else {
+                _mm256_broadcast_sd(&*vals.as_ptr().add(lo + p))
+            };
+            _mm256_mul_pd(w, _mm256_loadu_pd(rp.add(*idx.add(p) as usize)))
         };
         let len = hi - lo;
         let chunks = len / 4;
@@ -170,10 +180,18 @@ unsafe fn four_lanes_avx2<const K: usize>(
             a2 = _mm256_add_pd(a2, term(p + 2));
             a3 = _mm256_add_pd(a3, term(p + 3));
         }
-        let mut o = _mm256_add_pd(_mm256_add_pd(a0, a2), _mm256_add_pd(a1, a3));
-        for p in chunks * 4..len {
-            o = _mm256_add_pd(o, term(p));
+        let p = chunks * 4;
+        let tail = len - p;
+        if tail > 0 {
+            a0 = _mm256_add_pd(a0, term(p));
         }
+        if tail > 1 {
+            a1 = _mm256_add_pd(a1, term(p + 1));
+        }
+        if tail > 2 {
+            a2 = _mm256_add_pd(a2, term(p + 2));
+        }
+        let o = _mm256_add_pd(_mm256_add_pd(a0, a2), _mm256_add_pd(a1, a3));
         let at = (i - first) * width + off;
         if K == 4 {
             _mm256_storeu_pd(out[at..at + 4].as_mut_ptr(), o);
@@ -188,19 +206,33 @@ unsafe fn four_lanes_avx2<const K: usize>(
 /// [`four_lanes_avx2`] for two adjacent lanes, in half registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn two_lanes_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, off: usize, out: &mut [f64]) {
+unsafe fn two_lanes_avx2<const PER_LANE: bool>(
+    b: &Block,
+    rows: Range<usize>,
+    r: &[f64],
+    width: usize,
+    off: usize,
+    out: &mut [f64],
+) {
     use std::arch::x86_64::*;
     let m = &*b.m;
     let pos = b.positions();
     b.check(&rows, r, width, off + 2, out);
+    let vals = b.values(2, PER_LANE);
     let rp = r.as_ptr().add(off);
     let first = rows.start;
     for i in rows {
         let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
         // SAFETY: as in four_lanes_avx2, with position + off + 2 <= r.len().
         let idx = pos.as_ptr().add(lo);
-        let val = m.values.as_ptr().add(lo);
-        let term = |p: usize| _mm_mul_pd(_mm_load1_pd(val.add(p)), _mm_loadu_pd(rp.add(*idx.add(p) as usize)));
+        let term = |p: usize| {
+            let w = if PER_LANE {
+                _mm_loadu_pd(vals.as_ptr().add((lo + p) * 2))
+            } else {
+                _mm_load1_pd(vals.as_ptr().add(lo + p))
+            };
+            _mm_mul_pd(w, _mm_loadu_pd(rp.add(*idx.add(p) as usize)))
+        };
         let len = hi - lo;
         let chunks = len / 4;
         let (mut a0, mut a1, mut a2, mut a3) = (_mm_setzero_pd(), _mm_setzero_pd(), _mm_setzero_pd(), _mm_setzero_pd());
@@ -211,10 +243,18 @@ unsafe fn two_lanes_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize,
             a2 = _mm_add_pd(a2, term(p + 2));
             a3 = _mm_add_pd(a3, term(p + 3));
         }
-        let mut o = _mm_add_pd(_mm_add_pd(a0, a2), _mm_add_pd(a1, a3));
-        for p in chunks * 4..len {
-            o = _mm_add_pd(o, term(p));
+        let p = chunks * 4;
+        let tail = len - p;
+        if tail > 0 {
+            a0 = _mm_add_pd(a0, term(p));
         }
+        if tail > 1 {
+            a1 = _mm_add_pd(a1, term(p + 1));
+        }
+        if tail > 2 {
+            a2 = _mm_add_pd(a2, term(p + 2));
+        }
+        let o = _mm_add_pd(_mm_add_pd(a0, a2), _mm_add_pd(a1, a3));
         let at = (i - first) * width + off;
         _mm_storeu_pd(out[at..at + 2].as_mut_ptr(), o);
     }
@@ -265,6 +305,24 @@ unsafe fn apply_rows_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize
 #[inline(always)]
 fn apply_rows_generic<const AVX2: bool>(b: &Block, rows: Range<usize>, r: &[f64], width: usize, out: &mut [f64]) {
     let lanes = &b.lanes;
+    if b.per_lane.is_some() {
+        // A nested block: adjacent lanes with their own weights (Block::nested).
+        let off = lanes[0];
+        return match lanes.len() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX2 is only set where the CPU has it (see apply_rows).
+            4 if AVX2 => unsafe { four_lanes_avx2::<4, true>(b, rows, r, width, off, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above; Block::nested made sure that off + 4 <= width.
+            3 if AVX2 => unsafe { four_lanes_avx2::<3, true>(b, rows, r, width, off, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            2 if AVX2 => unsafe { two_lanes_avx2::<true>(b, rows, r, width, off, out) },
+            4 => rows_times_lanes::<4, 4, true>(b, rows, r, width, off, out),
+            3 => rows_times_lanes::<3, 4, true>(b, rows, r, width, off, out),
+            _ => rows_times_lanes::<2, 2, true>(b, rows, r, width, off, out),
+        };
+    }
     let mut k = 0;
     while k < lanes.len() {
         let mut len = 1;
@@ -276,21 +334,21 @@ fn apply_rows_generic<const AVX2: bool>(b: &Block, rows: Range<usize>, r: &[f64]
         match len {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 is only set where the CPU has it (see apply_rows).
-            4 if AVX2 => unsafe { four_lanes_avx2::<4>(b, rows, r, width, off, out) },
+            4 if AVX2 => unsafe { four_lanes_avx2::<4, false>(b, rows, r, width, off, out) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above; off + 4 <= width.
-            3 if AVX2 && off + 4 <= width => unsafe { four_lanes_avx2::<3>(b, rows, r, width, off, out) },
+            3 if AVX2 && off + 4 <= width => unsafe { four_lanes_avx2::<3, false>(b, rows, r, width, off, out) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            2 if AVX2 => unsafe { two_lanes_avx2(b, rows, r, width, off, out) },
-            4 => rows_times_lanes::<4, 4>(b, rows, r, width, off, out),
-            3 if off + 4 <= width => rows_times_lanes::<3, 4>(b, rows, r, width, off, out),
-            3 => rows_times_lanes::<3, 3>(b, rows, r, width, off, out),
-            2 => rows_times_lanes::<2, 2>(b, rows, r, width, off, out),
+            2 if AVX2 => unsafe { two_lanes_avx2::<false>(b, rows, r, width, off, out) },
+            4 => rows_times_lanes::<4, 4, false>(b, rows, r, width, off, out),
+            3 if off + 4 <= width => rows_times_lanes::<3, 4, false>(b, rows, r, width, off, out),
+            3 => rows_times_lanes::<3, 3, false>(b, rows, r, width, off, out),
+            2 => rows_times_lanes::<2, 2, false>(b, rows, r, width, off, out),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 is only set where the CPU has it (see apply_rows).
             _ if AVX2 => unsafe { one_lane_avx2(b, rows, r, width, off, out) },
-            _ => rows_times_lanes::<1, 1>(b, rows, r, width, off, out),
+            _ => rows_times_lanes::<1, 1, false>(b, rows, r, width, off, out),
         }
         k += len;
     }
@@ -342,7 +400,9 @@ pub fn simulate_batch(
         })
         .collect();
     let mut results: Vec<Option<Response>> = vec![None; lanes.len()];
-    let mut st = State::new(lanes, (0..lanes.len()).collect(), n, n_exc);
+    // Nested random blocks only where a diverged lane leaves the batch at once.
+    let nest = sim.stop_early && !record.trace;
+    let mut st = State::new(lanes, (0..lanes.len()).collect(), n, n_exc, nest);
     let mut lane_r = vec![0.0; n];
     let n_target = schedule.n_target.min(n_exc);
     let avx2 = has_avx2();
@@ -419,10 +479,12 @@ struct State {
     /// 0 when every inhibitory rate of the lane is finite, NaN otherwise.
     inh_check: Vec<f64>,
     layout: Layout,
+    /// Whether nested blocks may be used (see [`Layout::new`]).
+    nest: bool,
 }
 
 impl State {
-    fn new(lanes: &[&Parts], active: Vec<usize>, n: usize, n_exc: usize) -> State {
+    fn new(lanes: &[&Parts], active: Vec<usize>, n: usize, n_exc: usize, nest: bool) -> State {
         // Three lanes are laid out as four (the fourth a phantom no block
         // uses): three rates then fill one register, as four do.
         let width = if active.len() == 3 { 4 } else { active.len() };
@@ -433,7 +495,8 @@ impl State {
             }
         }
         State {
-            layout: Layout::new(lanes, &active, width),
+            layout: Layout::new(lanes, &active, width, nest),
+            nest,
             active,
             width,
             n,
@@ -452,7 +515,7 @@ impl State {
     /// The same state restricted to lanes `keep` (positions among the active).
     fn keep(self, lanes: &[&Parts], keep: &[usize]) -> State {
         let active: Vec<usize> = keep.iter().map(|&b| self.active[b]).collect();
-        let mut next = State::new(lanes, active, self.n, self.n_exc);
+        let mut next = State::new(lanes, active, self.n, self.n_exc, self.nest);
         for i in 0..self.n {
             for (nb, &ob) in keep.iter().enumerate() {
                 next.r[i * next.width + nb] = self.r[i * self.width + ob];
@@ -596,6 +659,9 @@ struct Block {
     lanes: Vec<usize>,
     /// `column · width` per entry; `None` when width is 1 (the columns themselves).
     scaled: Option<Vec<u32>>,
+    /// A nested block's weights (see [`Block::nested`]): per entry of `m`,
+    /// one per lane of a register (2 or 4), zero past a lane's own row.
+    per_lane: Option<Vec<f64>>,
 }
 
 impl Block {
@@ -610,11 +676,99 @@ impl Block {
             "rates array too large for u32 positions"
         );
         let scaled = (width > 1).then(|| m.indices.iter().map(|&j| j * width as u32).collect());
-        Block { m, lanes, scaled }
+        Block {
+            m,
+            lanes,
+            scaled,
+            per_lane: None,
+        }
+    }
+
+    /// One block for several matrices whose rows are nested: in every row,
+    /// each matrix's columns are a prefix of the longest one's (the random
+    /// blocks of one seed at several connection probabilities, see
+    /// [`crate::network::build::RandomParts`]). Their lanes run as lanes of
+    /// one block over the longest rows, each with its own weights and zeros
+    /// past its own row. A zero term leaves an accumulator as it was (`x +
+    /// (±0) = x` for the finite sums of a run not yet diverged; a run stops
+    /// when it diverges, see [`Layout::new`]), and a prefix keeps each entry
+    /// in the accumulator it has alone, so every lane gets exactly the bits
+    /// of its own matrix. `None` unless the matrices nest and their lanes are
+    /// 2 to 4 adjacent ones that fit one register.
+    fn nested(groups: &[(Arc<Csr>, Vec<usize>)], n: usize, width: usize) -> Option<Block> {
+        let mut lanes: Vec<(usize, &Csr)> = groups
+            .iter()
+            .flat_map(|(m, l)| l.iter().map(move |&b| (b, &**m)))
+            .collect();
+        lanes.sort_by_key(|&(b, _)| b);
+        let off = lanes.first()?.0;
+        let k = lanes.len();
+        let c = if k == 2 { 2 } else { 4 };
+        let adjacent = lanes.iter().enumerate().all(|(i, &(b, _))| b == off + i);
+        if !(2..=4).contains(&k) || !adjacent || off + c > width {
+            return None;
+        }
+        let first = lanes[0].1;
+        let (rows, cols) = (first.n_rows, first.n_cols);
+        if lanes
+            .iter()
+            .any(|(_, m)| m.n_rows != rows || m.n_cols != cols || m.indptr.len() != rows + 1)
+        {
+            return None;
+        }
+        let row = |m: &Csr, i: usize| m.indptr[i]..m.indptr[i + 1];
+        let mut union = Csr {
+            n_rows: rows,
+            n_cols: cols,
+            indptr: vec![0],
+            ..Default::default()
+        };
+        let mut per_lane = Vec::new();
+        for i in 0..rows {
+            let (_, longest) = *lanes.iter().max_by_key(|(_, m)| row(m, i).len())?;
+            let all = &longest.indices[row(longest, i)];
+            if lanes.iter().any(|(_, m)| !all.starts_with(&m.indices[row(m, i)])) {
+                return None;
+            }
+            union.indices.extend_from_slice(all);
+            union.values.extend_from_slice(&longest.values[row(longest, i)]);
+            union.indptr.push(union.indices.len());
+            for q in 0..all.len() {
+                for s in 0..c {
+                    let w = lanes.get(s).map_or(0.0, |(_, m)| {
+                        let r = row(m, i);
+                        if q < r.len() {
+                            m.values[r.start + q]
+                        } else {
+                            0.0
+                        }
+                    });
+                    per_lane.push(w);
+                }
+            }
+        }
+        let mut b = Block::new(Arc::new(union), lanes.iter().map(|&(b, _)| b).collect(), n, width);
+        b.per_lane = Some(per_lane);
+        Some(b)
     }
 
     fn positions(&self) -> &[u32] {
         self.scaled.as_deref().unwrap_or(&self.m.indices)
+    }
+
+    /// The weights a kernel reads: `c` per entry for a nested block, else
+    /// the matrix's own; checked to cover every entry.
+    #[inline]
+    fn values(&self, c: usize, per_lane: bool) -> &[f64] {
+        let entries = self.m.indptr[self.m.n_rows];
+        match (&self.per_lane, per_lane) {
+            (Some(v), true) => {
+                assert!(v.len() >= entries * c);
+                v
+            }
+            (None, false) => &self.m.values,
+            _ => panic!("kernel and block disagree on per-lane weights"),
+        }
     }
 
     /// What every kernel's unchecked reads rely on besides Block::new's
@@ -636,19 +790,25 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(lanes: &[&Parts], active: &[usize], width: usize) -> Layout {
+    /// With `nest`, random blocks that nest run as one ([`Block::nested`]):
+    /// only for runs that stop once diverged, since past divergence a zero
+    /// weight times an infinite rate is NaN where the run alone has no term.
+    fn new(lanes: &[&Parts], active: &[usize], width: usize, nest: bool) -> Layout {
         let act: Vec<&Parts> = active.iter().map(|&l| lanes[l]).collect();
         let n = act.first().map_or(0, |p| p.n);
-        let blocks = |pick: fn(&Parts) -> &Arc<Csr>| {
-            groups(&act, pick)
-                .into_iter()
-                .map(|(m, l)| Block::new(m, l, n, width))
-                .collect()
+        let blocks = |pick: fn(&Parts) -> &Arc<Csr>, nestable: bool| {
+            let g = groups(&act, pick);
+            if nestable && g.len() > 1 {
+                if let Some(b) = Block::nested(&g, n, width) {
+                    return vec![b];
+                }
+            }
+            g.into_iter().map(|(m, l)| Block::new(m, l, n, width)).collect()
         };
         Layout {
-            ee: blocks(|p| &p.ee),
-            ei: blocks(|p| &p.exc_inh),
-            inh: blocks(|p| &p.inh_rows),
+            ee: blocks(|p| &p.ee, false),
+            ei: blocks(|p| &p.exc_inh, nest),
+            inh: blocks(|p| &p.inh_rows, nest),
         }
     }
 }
@@ -716,17 +876,78 @@ mod tests {
                 for &l in &lanes {
                     let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
                     let mut acc = [0.0f64; 4];
-                    let chunks = (hi - lo) / 4;
-                    for p in 0..chunks * 4 {
+                    for p in 0..hi - lo {
                         acc[p % 4] += m.values[lo + p] * r[m.indices[lo + p] as usize * width + l];
                     }
-                    let mut o = (acc[0] + acc[2]) + (acc[1] + acc[3]);
-                    for p in chunks * 4..hi - lo {
-                        o += m.values[lo + p] * r[m.indices[lo + p] as usize * width + l];
-                    }
+                    let o = (acc[0] + acc[2]) + (acc[1] + acc[3]);
                     assert_eq!(o.to_bits(), plain[i * width + l].to_bits(), "canonical order, row {i}");
                 }
             }
         }
+    }
+
+    /// Keep a prefix of each row of `m` (about `share` of it) with weights
+    /// scaled by `scale`: how the random blocks of one seed nest over p.
+    fn prefix(m: &Csr, share: f64, scale: f64) -> Csr {
+        let mut t = Vec::new();
+        for i in 0..m.n_rows {
+            let row: Vec<(usize, f64)> = m.row(i).collect();
+            let keep = (row.len() as f64 * share).round() as usize;
+            t.extend(row[..keep].iter().map(|&(j, v)| (i, j, v * scale)));
+        }
+        Csr::from_sorted_triplets(m.n_rows, m.n_cols, t)
+    }
+
+    #[test]
+    fn nested_blocks_give_each_lane_the_bits_it_has_alone() {
+        let n = 97;
+        let full = matrix(n, n, 11);
+        for avx2 in [false, true] {
+            if avx2 && !has_avx2() {
+                continue;
+            }
+            for (width, lanes) in [
+                (2, vec![0, 1]),
+                (4, vec![0, 1, 2]),
+                (4, vec![0, 1, 2, 3]),
+                (6, vec![2, 3]),
+            ] {
+                let mats: Vec<Arc<Csr>> = lanes
+                    .iter()
+                    .enumerate()
+                    .map(|(k, _)| Arc::new(prefix(&full, [0.3, 1.0, 0.6, 0.8][k], 1.0 + k as f64 / 3.0)))
+                    .collect();
+                let groups: Vec<(Arc<Csr>, Vec<usize>)> =
+                    mats.iter().zip(&lanes).map(|(m, &l)| (m.clone(), vec![l])).collect();
+                let nested = Block::nested(&groups, n, width).expect("prefixes nest");
+                let r: Vec<f64> = (0..n * width)
+                    .map(|k| ((k * 7919) % 1000) as f64 / 37.0 - 9.0)
+                    .collect();
+                let mut together = vec![0.0; n * width];
+                apply(&nested, &r, width, &mut together, avx2);
+                for (m, &l) in mats.iter().zip(&lanes) {
+                    let alone = Block::new(m.clone(), vec![l], n, width);
+                    let mut out = vec![0.0; n * width];
+                    apply(&alone, &r, width, &mut out, avx2);
+                    for i in 0..n {
+                        let (x, y) = (out[i * width + l], together[i * width + l]);
+                        assert_eq!(
+                            x.to_bits(),
+                            y.to_bits(),
+                            "avx2 {avx2}, lanes {lanes:?}: row {i} lane {l}"
+                        );
+                    }
+                }
+            }
+        }
+        // Rows that do not nest, or lanes that are not adjacent, are refused.
+        let a = Arc::new(prefix(&full, 0.5, 1.0));
+        let shifted = Arc::new(Csr::from_sorted_triplets(
+            n,
+            n,
+            (0..n).flat_map(|i| full.row(i).skip(1).map(move |(j, v)| (i, j, v)).collect::<Vec<_>>()),
+        ));
+        assert!(Block::nested(&[(a.clone(), vec![0]), (shifted, vec![1])], n, 2).is_none());
+        assert!(Block::nested(&[(a.clone(), vec![0]), (Arc::new(full.clone()), vec![2])], n, 4).is_none());
     }
 }
