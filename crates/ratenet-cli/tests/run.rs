@@ -998,3 +998,33 @@ fn batch_size_does_not_change_results() {
     assert_same_tables(&e.dir("b1"), &e.dir("b4"));
     assert_same_tables(&e.dir("b2"), &e.dir("b4"));
 }
+
+/// The homework's third exercise on two seeds: the observed and
+/// no-reciprocal E–E blocks run as lanes of one nested block, bit for bit as
+/// alone.
+#[test]
+fn nested_conditions_give_the_results_of_runs_alone() {
+    let e = Exp::new(
+        r#"
+compat = "notebook"
+
+[[condition]]
+name = "observed"
+nulls = []
+
+[[condition]]
+name = "no_reciprocal"
+nulls = ["remove_reciprocal"]
+
+[[condition]]
+name = "shuffled"
+nulls = ["shuffle_connections"]
+
+[sweep]
+seeds = "0-1"
+"#,
+    );
+    ok(&mut e.run(true, "b1", &["--batch", "1"]));
+    ok(&mut e.run(true, "b4", &[]));
+    assert_same_tables(&e.dir("b1"), &e.dir("b4"));
+}

@@ -38,7 +38,7 @@ fn main() {
     let connectome = experiment::load_connectome(&spec, None)
         .expect("shared data")
         .expect("observed");
-    let ee = Arc::new(connectome.matrix.transpose());
+    let ee = build::EeBlock::observed(&connectome.matrix);
     let (n, n_exc) = build::sizes(&spec.network, Some(connectome.n())).unwrap();
     let random = build::random_parts(&spec.network, n, n_exc, 0).unwrap();
     let schedule = Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory).unwrap();
@@ -49,11 +49,17 @@ fn main() {
     );
     // Lanes sharing the random blocks and the E–E block (conditions of one seed with one matrix).
     let shared: Vec<Parts> = (0..4)
-        .map(|_| build::parts_with(&spec.network, &random, ee.clone(), None, None))
+        .map(|_| build::parts_with(&spec.network, &random, &ee, None, None))
         .collect();
     // Lanes sharing only the random blocks (each its own E–E block, as shuffles).
     let own: Vec<Parts> = (0..4)
-        .map(|_| build::parts_with(&spec.network, &random, Arc::new((*ee).clone()), None, None))
+        .map(|_| {
+            let own = build::EeBlock {
+                t: Arc::new((*ee.t).clone()),
+                ..ee.clone()
+            };
+            build::parts_with(&spec.network, &random, &own, None, None)
+        })
         .collect();
     let nnz = (shared[0].ee.nnz() + shared[0].exc_inh.nnz() + shared[0].inh_rows.nnz()) as f64;
     println!("non-zeros per run: {nnz}");

@@ -319,14 +319,18 @@ fn random_blocks_of_one_seed_nest_over_connection_probabilities() {
                 .windows(2)
                 .any(|w| w[0] > w[1]))
         );
-        let ee = std::sync::Arc::new(ratenet::matrix::Csr::from_sorted_triplets(n_exc, n_exc, [(0, 1, 0.5)]));
+        let ee = network::build::EeBlock::observed(&ratenet::matrix::Csr::from_sorted_triplets(
+            n_exc,
+            n_exc,
+            [(0, 1, 0.5), (1, 0, 0.25), (1, 2, 0.75)],
+        ));
         let spec = NetworkSpec {
             kind: NetworkKind::Observed,
             connectivity_proba: 0.35,
             balance,
             ..NetworkSpec::default()
         };
-        let w = network::build::parts_with(&spec, p, ee, None, None).assemble();
+        let w = network::build::parts_with(&spec, p, &ee, None, None).assemble();
         for i in 0..n {
             let cols = &w.indices[w.indptr[i]..w.indptr[i + 1]];
             assert!(cols.windows(2).all(|c| c[0] < c[1]), "row {i} of W in column order");

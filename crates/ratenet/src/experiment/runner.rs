@@ -284,7 +284,7 @@ pub fn run_batch_with(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId], d
                     .ee
                     .clone()
                     .ok_or_else(|| crate::err!("data-free network without an E–E block"))?;
-                build::parts_with(&spec.network, &rp, ee, None, None)
+                build::parts_with(&spec.network, &rp, &build::EeBlock::drawn(ee), None, None)
             }
             Some(c) => {
                 let seeded = cond.nulls.iter().any(|n| n.draws_from_seed());
@@ -294,7 +294,7 @@ pub fn run_batch_with(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId], d
                     None => {
                         let m = nulls::apply_chain(&c.matrix, &cond.nulls, r.seed, spec.network.rng)?;
                         let b = EeBlock {
-                            t: Arc::new(m.transpose()),
+                            block: build::EeBlock::observed(&m),
                             reciprocal: nulls::count_reciprocal(&m),
                             nnz: nulls::count_positive(&m),
                         };
@@ -302,7 +302,13 @@ pub fn run_batch_with(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId], d
                         b
                     }
                 };
-                build::parts_with(&spec.network, &rp, block.t, Some(block.reciprocal), Some(block.nnz))
+                build::parts_with(
+                    &spec.network,
+                    &rp,
+                    &block.block,
+                    Some(block.reciprocal),
+                    Some(block.nnz),
+                )
             }
         };
         parts.push(p);
@@ -341,7 +347,7 @@ pub fn run_batch_with(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId], d
 /// A condition's E–E block (row = post) with its statistics.
 #[derive(Clone)]
 struct EeBlock {
-    t: Arc<crate::matrix::Csr>,
+    block: build::EeBlock,
     reciprocal: u64,
     nnz: u64,
 }

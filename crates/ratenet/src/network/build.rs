@@ -313,11 +313,61 @@ fn split(w: &Csr, n_exc: usize) -> (Csr, Csr, Csr) {
     (ee, ei, ir)
 }
 
-/// Combine the random part with an E–E block (row = post) into [`Parts`].
+/// An E–E block as the engine reads it: rows = post, each row in summation
+/// order, with numpy's sum of each row in column order (the notebook's
+/// balance). Runs that share one share its `Arc`s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EeBlock {
+    /// The block, row = post.
+    pub t: Arc<Csr>,
+    /// Per row, the sum of its weights in column order.
+    pub sums: Arc<Vec<f64>>,
+}
+
+impl EeBlock {
+    /// The block of an observed E–E matrix `m` (pre × post, after null
+    /// models). Each row sums first the inputs that `remove_reciprocal`
+    /// (keep the upper entry) keeps, then the ones it drops — the lower entry
+    /// (pre > post) of each reciprocal pair — each part in column order. The
+    /// matrix without reciprocal pairs then has every row a prefix of this
+    /// one, with the same weights, so the batched engine runs the two as lanes
+    /// of one block, bit for bit as alone.
+    pub fn observed(m: &Csr) -> EeBlock {
+        let mut t = m.transpose();
+        let sums = row_sums(&t);
+        // t[i][j] = m[j][i]: lower when j > i, reciprocal when m[i][j] > 0.
+        sort_rows(&mut t, |i, j| {
+            let j = j as usize;
+            if j > i && m.get(i, j) > 0.0 {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        EeBlock {
+            t: Arc::new(t),
+            sums: Arc::new(sums),
+        }
+    }
+
+    /// A drawn block (data-free networks), rows = post in column order.
+    pub fn drawn(t: Arc<Csr>) -> EeBlock {
+        let sums = Arc::new(row_sums(&t));
+        EeBlock { t, sums }
+    }
+}
+
+fn row_sums(m: &Csr) -> Vec<f64> {
+    (0..m.n_rows)
+        .map(|i| np_sum(&m.values[m.indptr[i]..m.indptr[i + 1]]))
+        .collect()
+}
+
+/// Combine the random part with an E–E block into [`Parts`].
 pub fn parts_with(
     spec: &NetworkSpec,
     random: &RandomParts,
-    ee: Arc<Csr>,
+    ee: &EeBlock,
     reciprocal: Option<u64>,
     nnz_ee: Option<u64>,
 ) -> Parts {
@@ -327,14 +377,13 @@ pub fn parts_with(
             if !spec.balance {
                 return 1.0;
             }
-            let e = np_sum(&ee.values[ee.indptr[i]..ee.indptr[i + 1]]);
-            balance_factor(e, random.exc_inh_sums[i], spec.inh_exc_balance)
+            balance_factor(ee.sums[i], random.exc_inh_sums[i], spec.inh_exc_balance)
         })
         .collect();
     Parts {
         n: random.n,
         n_exc,
-        ee,
+        ee: ee.t.clone(),
         exc_inh: random.exc_inh.clone(),
         exc_factor: Arc::new(factor),
         inh_rows: random.inh_rows.clone(),
@@ -360,11 +409,11 @@ pub fn parts_from(spec: &NetworkSpec, random: &RandomParts, m: Option<&Csr>) -> 
         (Some(m), _) => parts_with(
             spec,
             random,
-            Arc::new(m.transpose()),
+            &EeBlock::observed(m),
             Some(count_reciprocal(m)),
             Some(count_positive(m)),
         ),
-        (None, Some(ee)) => parts_with(spec, random, ee.clone(), None, None),
+        (None, Some(ee)) => parts_with(spec, random, &EeBlock::drawn(ee.clone()), None, None),
         (None, None) => bail!("network: a data-free network without its drawn E–E block"),
     })
 }

@@ -790,25 +790,40 @@ struct Layout {
 }
 
 impl Layout {
-    /// With `nest`, random blocks that nest run as one ([`Block::nested`]):
-    /// only for runs that stop once diverged, since past divergence a zero
-    /// weight times an infinite rate is NaN where the run alone has no term.
+    /// With `nest`, blocks that nest run as one ([`Block::nested`]): only for
+    /// runs that stop once diverged, since past divergence a zero weight
+    /// times an infinite rate is NaN where the run alone has no term.
     fn new(lanes: &[&Parts], active: &[usize], width: usize, nest: bool) -> Layout {
         let act: Vec<&Parts> = active.iter().map(|&l| lanes[l]).collect();
         let n = act.first().map_or(0, |p| p.n);
-        let blocks = |pick: fn(&Parts) -> &Arc<Csr>, nestable: bool| {
+        let blocks = |pick: fn(&Parts) -> &Arc<Csr>| {
             let g = groups(&act, pick);
-            if nestable && g.len() > 1 {
-                if let Some(b) = Block::nested(&g, n, width) {
-                    return vec![b];
+            if !nest || g.len() < 2 {
+                return g.into_iter().map(|(m, l)| Block::new(m, l, n, width)).collect();
+            }
+            // Greedily, in lane order: a cluster of groups grows while they nest.
+            let mut out = Vec::new();
+            let mut cluster: Vec<(Arc<Csr>, Vec<usize>)> = Vec::new();
+            let flush = |cluster: Vec<(Arc<Csr>, Vec<usize>)>, out: &mut Vec<Block>| match cluster.len() {
+                0 => {}
+                1 => out.extend(cluster.into_iter().map(|(m, l)| Block::new(m, l, n, width))),
+                _ => out.push(Block::nested(&cluster, n, width).expect("a cluster nests")),
+            };
+            for grp in g {
+                cluster.push(grp);
+                if cluster.len() > 1 && Block::nested(&cluster, n, width).is_none() {
+                    let last = cluster.pop().expect("just pushed");
+                    flush(std::mem::take(&mut cluster), &mut out);
+                    cluster.push(last);
                 }
             }
-            g.into_iter().map(|(m, l)| Block::new(m, l, n, width)).collect()
+            flush(cluster, &mut out);
+            out
         };
         Layout {
-            ee: blocks(|p| &p.ee, false),
-            ei: blocks(|p| &p.exc_inh, nest),
-            inh: blocks(|p| &p.inh_rows, nest),
+            ee: blocks(|p| &p.ee),
+            ei: blocks(|p| &p.exc_inh),
+            inh: blocks(|p| &p.inh_rows),
         }
     }
 }
