@@ -1,5 +1,5 @@
 //! Experiments: a [`Spec`] → runs over sweep points × conditions × seeds →
-//! [`Results`](results::Results).
+//! [`Results`].
 
 pub mod spec;
 

@@ -4,12 +4,20 @@
 //!
 //! A run's weights come as [`Parts`]; runs of one seed share their random
 //! blocks, runs of one condition without seeded null models share their
-//! E–E block. Sharing is detected by pointer identity of the parts.
+//! E–E block. Sharing is detected by pointer identity of the parts. Blocks
+//! that differ but nest — each row of one a prefix of the other's, as the
+//! random blocks of one seed at several connection probabilities, or the
+//! observed E–E block and the one without reciprocal pairs — run as lanes
+//! of one block with per-lane weights (`Block::nested`).
 //!
 //! Every run's arithmetic is the same whichever runs it is batched with: a
-//! row's dot product always sums entry `p` into accumulator `p mod 4`, in
-//! entry order, and the accumulators are combined in one fixed way. Results
-//! therefore never depend on thread count, shard split or batch shape.
+//! row's dot product always sums its entry `p` (in the row's stored order,
+//! see [`crate::network::build::RandomParts`] and
+//! [`crate::network::build::EeBlock`]) into accumulator `p mod 4`, the last
+//! entries too, and combines the accumulators as `(a0 + a2) + (a1 + a3)`.
+//! Extra zero terms past a row's end change nothing in that order, which is
+//! what nesting relies on. Results therefore never depend on thread count,
+//! shard split or batch shape.
 
 use std::ops::Range;
 use std::sync::Arc;
