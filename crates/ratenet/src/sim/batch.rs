@@ -809,23 +809,38 @@ impl Layout {
             if !nest || g.len() < 2 {
                 return g.into_iter().map(|(m, l)| Block::new(m, l, n, width)).collect();
             }
-            // Greedily, in lane order: a cluster of groups grows while they nest.
+            // Greedily, in lane order: a cluster of groups grows while they
+            // nest (`joined` is the cluster's nested block, once it has two).
             let mut out = Vec::new();
             let mut cluster: Vec<(Arc<Csr>, Vec<usize>)> = Vec::new();
-            let flush = |cluster: Vec<(Arc<Csr>, Vec<usize>)>, out: &mut Vec<Block>| match cluster.len() {
-                0 => {}
-                1 => out.extend(cluster.into_iter().map(|(m, l)| Block::new(m, l, n, width))),
-                _ => out.push(Block::nested(&cluster, n, width).expect("a cluster nests")),
-            };
+            let mut joined: Option<Block> = None;
             for grp in g {
                 cluster.push(grp);
-                if cluster.len() > 1 && Block::nested(&cluster, n, width).is_none() {
-                    let last = cluster.pop().expect("just pushed");
-                    flush(std::mem::take(&mut cluster), &mut out);
-                    cluster.push(last);
+                if cluster.len() == 1 {
+                    continue;
+                }
+                match Block::nested(&cluster, n, width) {
+                    Some(b) => joined = Some(b),
+                    None => {
+                        let last = cluster.pop().expect("just pushed");
+                        out.push(match joined.take() {
+                            Some(b) => b,
+                            None => {
+                                let (m, l) = cluster.pop().expect("a cluster of one");
+                                Block::new(m, l, n, width)
+                            }
+                        });
+                        cluster = vec![last];
+                    }
                 }
             }
-            flush(cluster, &mut out);
+            out.push(match joined {
+                Some(b) => b,
+                None => {
+                    let (m, l) = cluster.pop().expect("groups were not empty");
+                    Block::new(m, l, n, width)
+                }
+            });
             out
         };
         Layout {
