@@ -185,6 +185,18 @@ fn numpy_random_state_refuses_seeds_numpy_refuses() {
     }
 }
 
+/// The random part's spec of an observed network in notebook mode.
+fn observed_notebook(p: f64, g: f64, balance: bool) -> NetworkSpec {
+    NetworkSpec {
+        kind: NetworkKind::Observed,
+        rng: RngMode::Notebook,
+        connectivity_proba: p,
+        g,
+        balance,
+        ..NetworkSpec::default()
+    }
+}
+
 fn random_spec(rng: RngMode) -> NetworkSpec {
     NetworkSpec {
         kind: NetworkKind::Random,
@@ -236,14 +248,7 @@ fn one_drawing_per_seed_gives_every_sweep_point_its_own_random_blocks() {
             (0.0, 0.002, true),
             (1.0, 0.002, true),
         ] {
-            let spec = NetworkSpec {
-                kind: NetworkKind::Observed,
-                rng: RngMode::Notebook,
-                connectivity_proba: p,
-                g,
-                balance,
-                ..NetworkSpec::default()
-            };
+            let spec = observed_notebook(p, g, balance);
             let want = random_parts(&spec, n, n_exc, seed).unwrap();
             let got = random_parts_from(&spec, &draws).unwrap();
             assert_eq!(got, want, "seed {seed}, p {p}, g {g}, balance {balance}");
@@ -276,16 +281,8 @@ fn one_drawing_per_seed_gives_every_sweep_point_its_own_random_blocks() {
 fn random_blocks_of_one_seed_nest_over_connection_probabilities() {
     use ratenet::network::build::random_parts;
     let (n, n_exc) = (60, 48);
-    let parts = |p: f64, balance: bool| {
-        let spec = NetworkSpec {
-            kind: NetworkKind::Observed,
-            rng: RngMode::Notebook,
-            connectivity_proba: p,
-            balance,
-            ..NetworkSpec::default()
-        };
-        random_parts(&spec, n, n_exc, 3).unwrap()
-    };
+    let g = NetworkSpec::default().g;
+    let parts = |p: f64, balance: bool| random_parts(&observed_notebook(p, g, balance), n, n_exc, 3).unwrap();
     for balance in [false, true] {
         let ps = [0.1, 0.2, 0.35, 0.6];
         let all: Vec<_> = ps.iter().map(|&p| parts(p, balance)).collect();
@@ -324,13 +321,7 @@ fn random_blocks_of_one_seed_nest_over_connection_probabilities() {
             n_exc,
             [(0, 1, 0.5), (1, 0, 0.25), (1, 2, 0.75)],
         ));
-        let spec = NetworkSpec {
-            kind: NetworkKind::Observed,
-            connectivity_proba: 0.35,
-            balance,
-            ..NetworkSpec::default()
-        };
-        let w = network::build::parts_with(&spec, p, &ee, None, None).assemble();
+        let w = network::build::parts_with(&observed_notebook(0.35, g, balance), p, &ee, None, None).assemble();
         for i in 0..n {
             let cols = &w.indices[w.indptr[i]..w.indptr[i + 1]];
             assert!(cols.windows(2).all(|c| c[0] < c[1]), "row {i} of W in column order");
