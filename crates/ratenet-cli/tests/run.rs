@@ -1000,8 +1000,8 @@ fn batch_size_does_not_change_results() {
 }
 
 /// The homework's third exercise on two seeds: the observed and
-/// no-reciprocal E–E blocks run as lanes of one nested block, bit for bit as
-/// alone.
+/// no-reciprocal E–E blocks run as lanes of one nested block, and so do
+/// their shuffles, bit for bit as alone.
 #[test]
 fn nested_conditions_give_the_results_of_runs_alone() {
     let e = Exp::new(
@@ -1019,6 +1019,10 @@ nulls = ["remove_reciprocal"]
 [[condition]]
 name = "shuffled"
 nulls = ["shuffle_connections"]
+
+[[condition]]
+name = "no_reciprocal_shuffled"
+nulls = ["remove_reciprocal", "shuffle_connections"]
 
 [sweep]
 seeds = "0-1"

@@ -726,41 +726,53 @@ fn conditions_simulated_together_equal_runs_alone_with_traces() {
 
 /// The observed E–E block sums, per row, the inputs that `remove_reciprocal`
 /// keeps first: the block without reciprocal pairs is then a prefix of it,
-/// row by row and with the same weights (what lets the batched engine run the
-/// two conditions as lanes of one block); the column-order sums stay those
-/// of the matrix.
+/// row by row and with the same weights, and so is its shuffle a prefix of
+/// the observed matrix's shuffle with the same seed (what lets the batched
+/// engine run these conditions as lanes of one block); the column-order sums
+/// stay those of the matrix.
 #[test]
 fn the_observed_block_nests_the_block_without_reciprocal_pairs() {
     use ratenet::network::build::{np_sum, EeBlock};
     let m = &connectome().matrix;
-    let kept = nulls::remove_reciprocal(m, ReciprocalPolicy::KeepUpper, 0, RngMode::Notebook).unwrap();
-    let (full, less) = (EeBlock::observed(m), EeBlock::observed(&kept));
-    assert!(less.t.nnz() < full.t.nnz(), "the connectome has reciprocal pairs");
-    let mut reordered = 0;
-    for i in 0..full.t.n_rows {
-        let (a, b) = (
-            full.t.indptr[i]..full.t.indptr[i + 1],
-            less.t.indptr[i]..less.t.indptr[i + 1],
-        );
-        assert!(
-            full.t.indices[a.clone()].starts_with(&less.t.indices[b.clone()]),
-            "row {i}"
-        );
-        assert_eq!(
-            &full.t.values[a.start..a.start + b.len()],
-            &less.t.values[b.clone()],
-            "row {i}"
-        );
-        let cols = &full.t.indices[a.clone()];
-        reordered += cols.windows(2).any(|w| w[0] > w[1]) as usize;
-        let mut by_column: Vec<(u32, f64)> = cols.iter().copied().zip(full.t.values[a].iter().copied()).collect();
-        by_column.sort_by_key(|&(j, _)| j);
-        let values: Vec<f64> = by_column.iter().map(|&(_, v)| v).collect();
-        assert_eq!(
-            full.sums[i].to_bits(),
-            np_sum(&values).to_bits(),
-            "row {i}: sum in column order"
-        );
+    let block = |chain: &[NullModel], seed: u64| {
+        let k = nulls::apply_chain_keyed(m, chain, seed, RngMode::Notebook).unwrap();
+        assert_eq!(k.m, nulls::apply_chain(m, chain, seed, RngMode::Notebook).unwrap());
+        EeBlock::keyed(&k.m, &k.keys)
+    };
+    let remove = NullModel::RemoveReciprocal(ReciprocalPolicy::KeepUpper);
+    let shuffle = NullModel::ShuffleConnections;
+    assert_eq!(block(&[], 0), EeBlock::observed(m));
+    for (full, less) in [
+        (block(&[], 0), block(&[remove], 0)),
+        (block(&[shuffle], 3), block(&[remove, shuffle], 3)),
+    ] {
+        assert!(less.t.nnz() < full.t.nnz(), "the connectome has reciprocal pairs");
+        let mut reordered = 0;
+        for i in 0..full.t.n_rows {
+            let (a, b) = (
+                full.t.indptr[i]..full.t.indptr[i + 1],
+                less.t.indptr[i]..less.t.indptr[i + 1],
+            );
+            assert!(
+                full.t.indices[a.clone()].starts_with(&less.t.indices[b.clone()]),
+                "row {i}"
+            );
+            assert_eq!(
+                &full.t.values[a.start..a.start + b.len()],
+                &less.t.values[b.clone()],
+                "row {i}"
+            );
+            let cols = &full.t.indices[a.clone()];
+            reordered += cols.windows(2).any(|w| w[0] > w[1]) as usize;
+            let mut by_column: Vec<(u32, f64)> = cols.iter().copied().zip(full.t.values[a].iter().copied()).collect();
+            by_column.sort_by_key(|&(j, _)| j);
+            let values: Vec<f64> = by_column.iter().map(|&(_, v)| v).collect();
+            assert_eq!(
+                full.sums[i].to_bits(),
+                np_sum(&values).to_bits(),
+                "row {i}: sum in column order"
+            );
+        }
+        assert!(reordered > 0, "some rows are not in column order");
     }
-    assert!(reordered > 0, "some rows are not in column order");
 }

@@ -33,6 +33,18 @@ pub fn condition_matrix(
         .transpose()
 }
 
+/// [`condition_matrix`] with each entry's summation key (see [`nulls::Keyed`]).
+pub fn condition_keyed(
+    spec: &Spec,
+    connectome: Option<&Connectome>,
+    condition: &Condition,
+    seed: u64,
+) -> Result<Option<nulls::Keyed>> {
+    connectome
+        .map(|c| nulls::apply_chain_keyed(&c.matrix, &condition.nulls, seed, spec.network.rng))
+        .transpose()
+}
+
 /// Build the network of one run.
 pub fn build_network(
     spec: &Spec,
@@ -54,7 +66,7 @@ pub fn simulate_run(
     seed: u64,
     record: &Record,
 ) -> Result<(Network, Response)> {
-    let ee = condition_matrix(spec, connectome, condition, seed)?;
+    let ee = condition_keyed(spec, connectome, condition, seed)?;
     let parts = network::build::build_parts(&spec.network, ee.as_ref(), seed)?;
     let net = parts.network();
     let schedule = Schedule::new(
@@ -100,7 +112,7 @@ pub fn simulate_conditions(
     let parts = conditions
         .iter()
         .map(|c| {
-            let m = condition_matrix(spec, connectome, c, seed)?;
+            let m = condition_keyed(spec, connectome, c, seed)?;
             network::build::parts_from(&spec.network, &random, m.as_ref())
         })
         .collect::<Result<Vec<_>>>()?;

@@ -292,11 +292,11 @@ pub fn run_batch_with(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId], d
                 let block = match ee_cache.iter().find(|(k, _)| *k == key) {
                     Some((_, b)) => b.clone(),
                     None => {
-                        let m = nulls::apply_chain(&c.matrix, &cond.nulls, r.seed, spec.network.rng)?;
+                        let k = nulls::apply_chain_keyed(&c.matrix, &cond.nulls, r.seed, spec.network.rng)?;
                         let b = EeBlock {
-                            block: build::EeBlock::observed(&m),
-                            reciprocal: nulls::count_reciprocal(&m),
-                            nnz: nulls::count_positive(&m),
+                            block: build::EeBlock::keyed(&k.m, &k.keys),
+                            reciprocal: nulls::count_reciprocal(&k.m),
+                            nnz: nulls::count_positive(&k.m),
                         };
                         ee_cache.push((key, b.clone()));
                         b

@@ -2,7 +2,7 @@
 //! feed-forward, in the notebook's two flavours of randomness.
 
 use crate::matrix::Csr;
-use crate::network::nulls::{count_positive, count_reciprocal};
+use crate::network::nulls::{self, count_positive, count_reciprocal};
 use crate::network::rng::{FastRng, NumpyRandomState, PyRandom};
 use std::sync::Arc;
 
@@ -325,24 +325,34 @@ pub struct EeBlock {
 }
 
 impl EeBlock {
-    /// The block of an observed E–E matrix `m` (pre × post, after null
-    /// models). Each row sums first the inputs that `remove_reciprocal`
-    /// (keep the upper entry) keeps, then the ones it drops — the lower entry
-    /// (pre > post) of each reciprocal pair — each part in column order. The
-    /// matrix without reciprocal pairs then has every row a prefix of this
-    /// one, with the same weights, so the batched engine runs the two as lanes
-    /// of one block, bit for bit as alone.
+    /// The block of an observed E–E matrix `m` (pre × post) taken as it is:
+    /// [`EeBlock::keyed`] with the keys of [`nulls::Keyed::new`].
     pub fn observed(m: &Csr) -> EeBlock {
+        let k = nulls::Keyed::new(m.clone());
+        EeBlock::keyed(&k.m, &k.keys)
+    }
+
+    /// The block of an E–E matrix `m` (pre × post, after null models) whose
+    /// entries carry summation keys (see [`nulls::Keyed`]): each row sums
+    /// its entries by key, ties by column — the entries `remove_reciprocal`
+    /// keeps first, then the ones it drops. The matrix without reciprocal
+    /// pairs then has every row a prefix of the observed one's (shuffled
+    /// alike or not), with the same weights, so the batched engine runs the
+    /// two as lanes of one block, bit for bit as alone.
+    pub fn keyed(m: &Csr, keys: &[f64]) -> EeBlock {
+        assert_eq!(keys.len(), m.nnz(), "one key per entry");
         let mut t = m.transpose();
         let sums = row_sums(&t);
-        // t[i][j] = m[j][i]: lower when j > i, reciprocal when m[i][j] > 0.
+        // The keys moved as the values are: the same pattern transposes alike.
+        let kt = Csr {
+            values: keys.to_vec(),
+            ..m.clone()
+        }
+        .transpose();
         sort_rows(&mut t, |i, j| {
-            let j = j as usize;
-            if j > i && m.get(i, j) > 0.0 {
-                1.0
-            } else {
-                0.0
-            }
+            let r = kt.indptr[i]..kt.indptr[i + 1];
+            let at = kt.indices[r.clone()].binary_search(&j).expect("same pattern");
+            kt.values[r.start + at]
         });
         EeBlock {
             t: Arc::new(t),
@@ -393,25 +403,26 @@ pub fn parts_with(
 }
 
 /// The parts of the network of `spec` for `seed`; `m` is the E–E matrix
-/// (pre × post) after the condition's null models, required for observed
-/// networks and refused for the data-free ones.
-pub fn build_parts(spec: &NetworkSpec, m: Option<&Csr>, seed: u64) -> Result<Parts> {
-    let (n, n_exc) = sizes(spec, m.map(|m| m.n_rows))?;
+/// (pre × post) after the condition's null models with its summation keys
+/// ([`nulls::apply_chain_keyed`]), required for observed networks and
+/// refused for the data-free ones.
+pub fn build_parts(spec: &NetworkSpec, m: Option<&nulls::Keyed>, seed: u64) -> Result<Parts> {
+    let (n, n_exc) = sizes(spec, m.map(|m| m.m.n_rows))?;
     let random = random_parts(spec, n, n_exc, seed)?;
     parts_from(spec, &random, m)
 }
 
 /// The parts of a network from its random part and, for observed networks,
-/// the E–E matrix `m` (pre × post) after the condition's null models; runs
-/// that share `random` share its blocks.
-pub fn parts_from(spec: &NetworkSpec, random: &RandomParts, m: Option<&Csr>) -> Result<Parts> {
+/// the E–E matrix `m` as in [`build_parts`]; runs that share `random` share
+/// its blocks.
+pub fn parts_from(spec: &NetworkSpec, random: &RandomParts, m: Option<&nulls::Keyed>) -> Result<Parts> {
     Ok(match (m, &random.ee) {
-        (Some(m), _) => parts_with(
+        (Some(k), _) => parts_with(
             spec,
             random,
-            &EeBlock::observed(m),
-            Some(count_reciprocal(m)),
-            Some(count_positive(m)),
+            &EeBlock::keyed(&k.m, &k.keys),
+            Some(count_reciprocal(&k.m)),
+            Some(count_positive(&k.m)),
         ),
         (None, Some(ee)) => parts_with(spec, random, &EeBlock::drawn(ee.clone()), None, None),
         (None, None) => bail!("network: a data-free network without its drawn E–E block"),
@@ -467,7 +478,9 @@ impl Parts {
 /// after the condition's null models; it is required for observed networks
 /// and refused for the data-free ones.
 pub fn build(spec: &NetworkSpec, ee: Option<&Csr>, seed: u64) -> Result<Network> {
-    Ok(build_parts(spec, ee, seed)?.network())
+    // The assembled matrix is in column order whatever the summation keys.
+    let keyed = ee.map(|m| nulls::Keyed::new(m.clone()));
+    Ok(build_parts(spec, keyed.as_ref(), seed)?.network())
 }
 
 /// One directed Erdős–Rényi graph as networkx draws it: one `random()` per

@@ -73,19 +73,65 @@ impl NullModel {
 
     /// Apply to `m` (pre × post, square) with a fresh generator seeded by `seed`.
     pub fn apply(self, m: &Csr, seed: u64, rng: RngMode) -> Result<Csr> {
+        Ok(self.apply_keyed(&Keyed::new(m.clone()), seed, rng)?.m)
+    }
+
+    /// As [`NullModel::apply`], each entry taking its key along (see [`Keyed`]).
+    pub fn apply_keyed(self, m: &Keyed, seed: u64, rng: RngMode) -> Result<Keyed> {
         match self {
-            Self::ShuffleConnections => shuffle_connections(m, seed, rng),
-            Self::ShuffleWeights => shuffle_weights(m, seed, rng),
-            Self::RemoveReciprocal(p) => remove_reciprocal(m, p, seed, rng),
+            Self::ShuffleConnections => shuffle_connections_keyed(m, seed, rng),
+            Self::ShuffleWeights => Ok(Keyed {
+                m: shuffle_weights(&m.m, seed, rng)?,
+                keys: m.keys.clone(),
+            }),
+            Self::RemoveReciprocal(p) => remove_reciprocal_keyed(m, p, seed, rng),
         }
+    }
+}
+
+/// An E–E matrix (pre × post) with a summation key per entry (parallel to
+/// its values): rows of the engine's E–E block sum their entries in key
+/// order, ties by column (see [`crate::network::build::EeBlock`]).
+///
+/// The keys of the observed matrix mark the entries that `remove_reciprocal`
+/// drops (the lower entry of each reciprocal pair: key 1, else 0), and every
+/// null model carries each entry's key along with it. So the matrix without
+/// reciprocal pairs, shuffled or not, has every row a prefix of the
+/// observed one's — shuffled with the same seed, the same permutation moves
+/// both — which lets the batched engine run such conditions as lanes of one
+/// block, bit for bit as alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyed {
+    /// The matrix.
+    pub m: Csr,
+    /// One key per stored entry, in storage order.
+    pub keys: Vec<f64>,
+}
+
+impl Keyed {
+    /// `m` with the keys of an observed matrix.
+    pub fn new(m: Csr) -> Keyed {
+        let mut keys = Vec::with_capacity(m.nnz());
+        for i in 0..m.n_rows {
+            for (j, v) in m.row(i) {
+                let dropped = j < i && v > 0.0 && m.get(j, i) > 0.0;
+                keys.push(if dropped { 1.0 } else { 0.0 });
+            }
+        }
+        Keyed { m, keys }
     }
 }
 
 /// Apply a chain of null models in order, each seeded by `seed`.
 pub fn apply_chain(m: &Csr, nulls: &[NullModel], seed: u64, rng: RngMode) -> Result<Csr> {
-    let mut out = m.clone();
+    Ok(apply_chain_keyed(m, nulls, seed, rng)?.m)
+}
+
+/// As [`apply_chain`], with each entry's summation key (see [`Keyed`]).
+pub fn apply_chain_keyed(m: &Csr, nulls: &[NullModel], seed: u64, rng: RngMode) -> Result<Keyed> {
+    let mut out = Keyed::new(m.clone());
     for null in nulls {
-        out = null.apply(&out, seed, rng)?;
+        out = null.apply_keyed(&out, seed, rng)?;
     }
     Ok(out)
 }
@@ -97,12 +143,51 @@ const STREAM_RECIPROCAL: u64 = 12;
 /// `np.random.RandomState(seed).shuffle(M.flatten())`, reshaped; in fast mode
 /// the same distribution: the non-zeros at a uniform random set of positions.
 pub fn shuffle_connections(m: &Csr, seed: u64, rng: RngMode) -> Result<Csr> {
+    NullModel::ShuffleConnections.apply(m, seed, rng)
+}
+
+/// [`shuffle_connections`] with keys (in fast mode every key is 0: its
+/// positions do not nest across matrices anyway).
+fn shuffle_connections_keyed(k: &Keyed, seed: u64, rng: RngMode) -> Result<Keyed> {
+    let m = &k.m;
     let (r, c) = (m.n_rows, m.n_cols);
     match rng {
         RngMode::Notebook => {
-            let mut flat = m.to_dense();
-            NumpyRandomState::new(seed as i128)?.shuffle(&mut flat)?;
-            Ok(Csr::from_dense(r, c, &flat))
+            // numpy's shuffle of the flattened matrix is one permutation of
+            // positions, whatever they hold: shuffle where each entry is
+            // (u32::MAX for a zero) and move values and keys alike.
+            let cells = r * c;
+            if cells >= u32::MAX as usize {
+                bail!("cannot shuffle a {r} × {c} matrix compatibly with numpy (at most 2^32 − 1 cells)");
+            }
+            let mut at = vec![u32::MAX; cells];
+            let mut k_at = 0u32;
+            for i in 0..r {
+                for (j, _) in m.row(i) {
+                    at[i * c + j] = k_at;
+                    k_at += 1;
+                }
+            }
+            NumpyRandomState::new(seed as i128)?.shuffle(&mut at)?;
+            let mut out = Csr {
+                n_rows: r,
+                n_cols: c,
+                indptr: vec![0],
+                ..Default::default()
+            };
+            let mut keys = Vec::with_capacity(m.nnz());
+            for row in at.chunks_exact(c.max(1)).take(r) {
+                for (j, &e) in row.iter().enumerate() {
+                    // As Csr::from_dense: stored zeros are not entries.
+                    if e != u32::MAX && m.values[e as usize] != 0.0 {
+                        out.indices.push(j as u32);
+                        out.values.push(m.values[e as usize]);
+                        keys.push(k.keys[e as usize]);
+                    }
+                }
+                out.indptr.push(out.values.len());
+            }
+            Ok(Keyed { m: out, keys })
         }
         RngMode::Fast => {
             let total = (r as u64) * (c as u64);
@@ -120,13 +205,17 @@ pub fn shuffle_connections(m: &Csr, seed: u64, rng: RngMode) -> Result<Csr> {
             pos.sort_unstable();
             let mut vals = m.values.clone();
             fast_shuffle(&mut vals, &mut g);
-            Ok(Csr::from_sorted_triplets(
+            let m = Csr::from_sorted_triplets(
                 r,
                 c,
                 pos.into_iter()
                     .zip(vals)
                     .map(|(p, v)| ((p / c as u64) as usize, (p % c as u64) as usize, v)),
-            ))
+            );
+            Ok(Keyed {
+                keys: vec![0.0; m.nnz()],
+                m,
+            })
         }
     }
 }
@@ -158,6 +247,12 @@ fn fast_shuffle<T>(x: &mut [T], g: &mut FastRng) {
 /// Drop reciprocal connections (pairs i ≠ j with both directions > 0) by `policy`;
 /// the diagonal is never touched.
 pub fn remove_reciprocal(m: &Csr, policy: ReciprocalPolicy, seed: u64, rng: RngMode) -> Result<Csr> {
+    NullModel::RemoveReciprocal(policy).apply(m, seed, rng)
+}
+
+/// [`remove_reciprocal`] with keys: the kept entries keep theirs.
+fn remove_reciprocal_keyed(k: &Keyed, policy: ReciprocalPolicy, seed: u64, rng: RngMode) -> Result<Keyed> {
+    let m = &k.m;
     let mut drop: HashSet<(usize, usize)> = HashSet::new();
     let mut np_rng = None;
     let mut fast_rng = None;
@@ -193,13 +288,22 @@ pub fn remove_reciprocal(m: &Csr, policy: ReciprocalPolicy, seed: u64, rng: RngM
             drop.insert(if drop_upper { (i, j) } else { (j, i) });
         }
     }
-    let drop = &drop;
-    let kept = (0..m.n_rows).flat_map(|i| {
-        m.row(i)
-            .filter(move |&(j, _)| !drop.contains(&(i, j)))
-            .map(move |(j, v)| (i, j, v))
-    });
-    Ok(Csr::from_sorted_triplets(m.n_rows, m.n_cols, kept))
+    let mut kept = Vec::with_capacity(m.nnz());
+    let mut keys = Vec::with_capacity(m.nnz());
+    let mut e = 0;
+    for i in 0..m.n_rows {
+        for (j, v) in m.row(i) {
+            if !drop.contains(&(i, j)) {
+                kept.push((i, j, v));
+                keys.push(k.keys[e]);
+            }
+            e += 1;
+        }
+    }
+    Ok(Keyed {
+        m: Csr::from_sorted_triplets(m.n_rows, m.n_cols, kept),
+        keys,
+    })
 }
 
 /// The notebook's `np.sum((M * M.T) > 0)`: ordered pairs with both directions
