@@ -205,7 +205,8 @@ fn input_provenance(spec: &Spec) -> Result<Vec<(String, String, String)>> {
         ("data.cells", &spec.data.cells, &spec.data.cells_sha256),
     ] {
         let path = ratenet::data::fetch::resolve(src, pin.as_deref(), key)?;
-        out.push((key.to_string(), src.clone(), ratenet::data::fetch::sha256_file(&path)?));
+        let digest = ratenet::data::store::file_digest(crate::commands::store().as_deref(), &path)?;
+        out.push((key.to_string(), src.clone(), digest));
     }
     Ok(out)
 }

@@ -11,7 +11,8 @@
 //! `[data]` key, and [`FORMAT`]. Any change gives a new name, so an entry is
 //! never stale; a missing, partial or damaged entry (checked by its own
 //! digest) is rebuilt. Failing to write the store is not an error: it only
-//! costs the next run the build.
+//! costs the next run the build. The input tables' sha256 digests, for the
+//! report's provenance, are kept the same way ([`file_digest`]).
 
 use std::fs;
 use std::io::Write;
@@ -56,6 +57,41 @@ pub fn read(path: &Path) -> Option<Connectome> {
 /// Write an entry (atomically: a reader sees the old state or the whole
 /// entry). Errors are returned for the caller to ignore.
 pub fn write(path: &Path, c: &Connectome) -> std::io::Result<()> {
+    write_bytes(path, &encode(c))
+}
+
+/// The sha256 of `file` (64 lowercase hex digits), kept in `dir` under the
+/// file's identity — canonical path, size, modification time, as for the
+/// connectomes — so that the report's provenance does not read every input
+/// table again in every process. Without a usable `dir` it is computed.
+pub fn file_digest(dir: Option<&Path>, file: &Path) -> crate::Result<String> {
+    let entry = dir.and_then(|d| {
+        let path = fs::canonicalize(file).ok()?;
+        let meta = fs::metadata(&path).ok()?;
+        let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+        let key = format!(
+            "ratenet file digest 1\n{}\n{}\n{}",
+            path.display(),
+            meta.len(),
+            mtime.as_nanos()
+        );
+        let name = super::fetch::hex(&Sha256::digest(key.as_bytes()));
+        Some(d.join("digests").join(format!("{name}.sha256")))
+    });
+    if let Some(kept) = entry.as_deref().and_then(|e| fs::read_to_string(e).ok()) {
+        if kept.len() == 64 && kept.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Ok(kept);
+        }
+    }
+    let digest = super::fetch::sha256_file(file)?;
+    if let Some(e) = entry {
+        let _ = write_bytes(&e, digest.as_bytes());
+    }
+    Ok(digest)
+}
+
+/// Write `bytes` to `path` atomically (a temporary file renamed over it).
+fn write_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
@@ -65,7 +101,7 @@ pub fn write(path: &Path, c: &Connectome) -> std::io::Result<()> {
     ));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(&encode(c))?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();
@@ -213,5 +249,32 @@ mod tests {
         assert_ne!(entry_path(&dir, &spec, &a, &b), Some(p1), "file changed");
         assert_eq!(entry_path(&dir, &spec, &dir.join("missing"), &b), None);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn file_digests_are_kept_and_follow_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (store, file) = (tmp.path().join("store"), tmp.path().join("table.feather"));
+        fs::write(&file, b"first version").unwrap();
+        let want = crate::data::fetch::sha256_file(&file).unwrap();
+        assert_eq!(file_digest(Some(&store), &file).unwrap(), want);
+        let kept: Vec<_> = fs::read_dir(store.join("digests"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(fs::read_to_string(&kept[0]).unwrap(), want);
+        assert_eq!(file_digest(Some(&store), &file).unwrap(), want, "read back");
+        // A damaged entry is computed again; without a store it is computed.
+        fs::write(&kept[0], b"not a digest").unwrap();
+        assert_eq!(file_digest(Some(&store), &file).unwrap(), want);
+        assert_eq!(file_digest(None, &file).unwrap(), want);
+        // A rewritten file (other size) is another entry.
+        fs::write(&file, b"second, longer version").unwrap();
+        let second = crate::data::fetch::sha256_file(&file).unwrap();
+        assert_ne!(second, want);
+        assert_eq!(file_digest(Some(&store), &file).unwrap(), second);
+        let err = file_digest(Some(&store), &tmp.path().join("missing.feather")).unwrap_err();
+        assert!(err.to_string().contains("missing.feather"), "{err}");
     }
 }
