@@ -999,34 +999,16 @@ fn batch_size_does_not_change_results() {
     assert_same_tables(&e.dir("b2"), &e.dir("b4"));
 }
 
-/// The homework's third exercise on two seeds: the observed and
-/// no-reciprocal E–E blocks run as lanes of one nested block, and so do
-/// their shuffles, bit for bit as alone.
+/// The homework's third exercise (its example file) on two seeds: the
+/// observed and no-reciprocal E–E blocks run as lanes of one nested block,
+/// and so do their shuffles, bit for bit as alone.
 #[test]
 fn nested_conditions_give_the_results_of_runs_alone() {
-    let e = Exp::new(
-        r#"
-compat = "notebook"
-
-[[condition]]
-name = "observed"
-nulls = []
-
-[[condition]]
-name = "no_reciprocal"
-nulls = ["remove_reciprocal"]
-
-[[condition]]
-name = "shuffled"
-nulls = ["shuffle_connections"]
-
-[[condition]]
-name = "no_reciprocal_shuffled"
-nulls = ["remove_reciprocal", "shuffle_connections"]
-
-[sweep]
-seeds = "0-1"
-"#,
+    let ex3 = read_text(&Path::new(REPO).join("examples/ex3_reciprocal.toml"));
+    let e = Exp::new(&ex3.replace("seeds = \"0-9\"", "seeds = \"0-1\""));
+    assert!(
+        read_text(&e.spec()).contains("seeds = \"0-1\""),
+        "the example sweeps seeds 0-9"
     );
     ok(&mut e.run(true, "b1", &["--batch", "1"]));
     ok(&mut e.run(true, "b4", &[]));
