@@ -776,3 +776,41 @@ fn the_observed_block_nests_the_block_without_reciprocal_pairs() {
         assert!(reordered > 0, "some rows are not in column order");
     }
 }
+
+/// A batch whose steps are split in two halves of rows for an idle thread
+/// (the last batch of a `ratenet run`) gives the same bits as one that is not.
+#[test]
+fn a_batch_helped_by_an_idle_thread_gives_the_same_bits() {
+    use ratenet::network::build::{self, Parts};
+    use ratenet::sim::{batch, Schedule};
+    use std::sync::atomic::AtomicUsize;
+    let spec = microns_spec("");
+    let c = connectome();
+    let (n, n_exc) = build::sizes(&spec.network, Some(c.n())).unwrap();
+    let random = build::random_parts(&spec.network, n, n_exc, 2).unwrap();
+    let parts: Vec<Parts> = [vec![], vec![NullModel::ShuffleConnections]]
+        .iter()
+        .map(|chain| {
+            let k = nulls::apply_chain_keyed(&c.matrix, chain, 2, RngMode::Notebook).unwrap();
+            build::parts_from(&spec.network, &random, Some(&k)).unwrap()
+        })
+        .collect();
+    let lanes: Vec<&Parts> = parts.iter().collect();
+    let schedule = Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory).unwrap();
+    let run = |idle: usize| {
+        let idle = AtomicUsize::new(idle);
+        batch::simulate_batch_helped(
+            &lanes,
+            &schedule,
+            &spec.simulation,
+            &spec.metric,
+            &Record::default(),
+            &idle,
+        )
+    };
+    let (alone, helped) = (run(0), run(1));
+    assert!(alone.iter().all(|r| r.returned), "the runs return");
+    for (a, h) in alone.iter().zip(&helped) {
+        assert_eq!(outcome(a), outcome(h));
+    }
+}

@@ -2,6 +2,7 @@
 //! journal as they finish.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -246,11 +247,17 @@ impl Draws {
 
 /// Simulate a batch of runs of one sweep point into rows (in batch order).
 pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Result<Vec<Row>> {
-    run_batch_with(plan, connectomes, runs, &Draws::none())
+    run_batch_with(plan, connectomes, runs, &Draws::none(), &AtomicUsize::new(0))
 }
 
 /// As [`run_batch`], random parts taken from `draws`.
-pub fn run_batch_with(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId], draws: &Draws) -> Result<Vec<Row>> {
+pub fn run_batch_with(
+    plan: &Plan,
+    connectomes: &Connectomes,
+    runs: &[&RunId],
+    draws: &Draws,
+    idle: &AtomicUsize,
+) -> Result<Vec<Row>> {
     let Some(first) = runs.first() else {
         return Ok(vec![]);
     };
@@ -321,7 +328,14 @@ pub fn run_batch_with(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId], d
         spec.network.r_inhibitory,
     )?;
     let lanes: Vec<&Parts> = parts.iter().collect();
-    let responses = batch::simulate_batch(&lanes, &schedule, &spec.simulation, &spec.metric, &Record::default());
+    let responses = batch::simulate_batch_helped(
+        &lanes,
+        &schedule,
+        &spec.simulation,
+        &spec.metric,
+        &Record::default(),
+        idle,
+    );
     Ok(runs
         .iter()
         .zip(&parts)
@@ -377,15 +391,19 @@ pub fn execute(
     // Every thread takes the next batch in plan order from one queue, so no
     // thread idles while batches wait (measured: EX2 about 5% faster than
     // rayon's split of the list, whose halves were unequal in work).
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    let idle = AtomicUsize::new(0);
     let work = |_| -> Result<Vec<Vec<Row>>> {
         let mut mine = Vec::new();
         loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(runs) = groups.get(i) else {
+                // No batch left: the batches still running may split their
+                // steps with this thread (simulate_batch_helped).
+                idle.fetch_add(1, Ordering::Relaxed);
                 return Ok(mine);
             };
-            let rows = run_batch_with(plan, connectomes, runs, &draws)?;
+            let rows = run_batch_with(plan, connectomes, runs, &draws, &idle)?;
             let mut j = journal.lock().map_err(|_| err!("journal lock poisoned"))?;
             for row in &rows {
                 j.append(row)?;

@@ -20,6 +20,7 @@
 //! shard split or batch shape.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -384,6 +385,22 @@ pub fn simulate_batch(
     metric: &MetricSpec,
     record: &Record,
 ) -> Vec<Response> {
+    simulate_batch_helped(lanes, schedule, sim, metric, record, &AtomicUsize::new(0))
+}
+
+/// [`simulate_batch`] on a thread pool whose other threads may run out of
+/// batches: while `idle` (the threads that have) is not zero, each step's
+/// products are split in two halves of rows, one for an idle thread to take
+/// (rayon::join), so that the last batch of a run does not leave a core
+/// waiting. Rows are independent, so the bits are the same either way.
+pub fn simulate_batch_helped(
+    lanes: &[&Parts],
+    schedule: &Schedule,
+    sim: &SimSpec,
+    metric: &MetricSpec,
+    record: &Record,
+    idle: &AtomicUsize,
+) -> Vec<Response> {
     let Some(first) = lanes.first() else {
         return vec![];
     };
@@ -448,7 +465,8 @@ pub fn simulate_batch(
         // Before the stimulus every rate is exactly +0 and stays so (W·0 = +0,
         // f(+0) = +0, no input): those steps are known without computing them.
         if k >= schedule.on.0 {
-            st.step(schedule.input(k), n_target, sim, avx2);
+            let split = idle.load(Ordering::Relaxed) > 0;
+            st.step(schedule.input(k), n_target, sim, avx2, split);
         }
     }
     results
@@ -557,15 +575,49 @@ impl State {
     }
 
     /// One Euler step of every active lane.
-    fn step(&mut self, input: f64, n_target: usize, sim: &SimSpec, avx2: bool) {
-        for b in &self.layout.ee {
-            apply(b, &self.r, self.width, &mut self.y_ee, avx2);
-        }
-        for b in &self.layout.ei {
-            apply(b, &self.r, self.width, &mut self.y_ei, avx2);
-        }
-        for b in &self.layout.inh {
-            apply(b, &self.r, self.width, &mut self.y_inh, avx2);
+    fn step(&mut self, input: f64, n_target: usize, sim: &SimSpec, avx2: bool, split: bool) {
+        let small = |blocks: &[Block]| blocks.iter().all(|b| b.m.nnz() <= PARALLEL_ENTRIES);
+        let l = &self.layout;
+        if split && small(&l.ee) && small(&l.ei) && small(&l.inh) {
+            // Two halves of every block's rows, the second for an idle thread.
+            let (w, r, exc, inh) = (self.width, &self.r, self.n_exc, self.n - self.n_exc);
+            let (ee0, ee1) = self.y_ee.split_at_mut(exc / 2 * w);
+            let (ei0, ei1) = self.y_ei.split_at_mut(exc / 2 * w);
+            let (in0, in1) = self.y_inh.split_at_mut(inh / 2 * w);
+            rayon::join(
+                || {
+                    for b in &l.ee {
+                        apply_rows(b, 0..exc / 2, r, w, ee0, avx2);
+                    }
+                    for b in &l.ei {
+                        apply_rows(b, 0..exc / 2, r, w, ei0, avx2);
+                    }
+                    for b in &l.inh {
+                        apply_rows(b, 0..inh / 2, r, w, in0, avx2);
+                    }
+                },
+                || {
+                    for b in &l.ee {
+                        apply_rows(b, exc / 2..exc, r, w, ee1, avx2);
+                    }
+                    for b in &l.ei {
+                        apply_rows(b, exc / 2..exc, r, w, ei1, avx2);
+                    }
+                    for b in &l.inh {
+                        apply_rows(b, inh / 2..inh, r, w, in1, avx2);
+                    }
+                },
+            );
+        } else {
+            for b in &l.ee {
+                apply(b, &self.r, self.width, &mut self.y_ee, avx2);
+            }
+            for b in &l.ei {
+                apply(b, &self.r, self.width, &mut self.y_ei, avx2);
+            }
+            for b in &l.inh {
+                apply(b, &self.r, self.width, &mut self.y_inh, avx2);
+            }
         }
         #[cfg(target_arch = "x86_64")]
         if avx2 {
