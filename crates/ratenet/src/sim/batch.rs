@@ -584,29 +584,20 @@ impl State {
             let (ee0, ee1) = self.y_ee.split_at_mut(exc / 2 * w);
             let (ei0, ei1) = self.y_ei.split_at_mut(exc / 2 * w);
             let (in0, in1) = self.y_inh.split_at_mut(inh / 2 * w);
+            let part = |e: Range<usize>, i: Range<usize>, ee: &mut [f64], ei: &mut [f64], ih: &mut [f64]| {
+                for b in &l.ee {
+                    apply_rows(b, e.clone(), r, w, ee, avx2);
+                }
+                for b in &l.ei {
+                    apply_rows(b, e.clone(), r, w, ei, avx2);
+                }
+                for b in &l.inh {
+                    apply_rows(b, i.clone(), r, w, ih, avx2);
+                }
+            };
             rayon::join(
-                || {
-                    for b in &l.ee {
-                        apply_rows(b, 0..exc / 2, r, w, ee0, avx2);
-                    }
-                    for b in &l.ei {
-                        apply_rows(b, 0..exc / 2, r, w, ei0, avx2);
-                    }
-                    for b in &l.inh {
-                        apply_rows(b, 0..inh / 2, r, w, in0, avx2);
-                    }
-                },
-                || {
-                    for b in &l.ee {
-                        apply_rows(b, exc / 2..exc, r, w, ee1, avx2);
-                    }
-                    for b in &l.ei {
-                        apply_rows(b, exc / 2..exc, r, w, ei1, avx2);
-                    }
-                    for b in &l.inh {
-                        apply_rows(b, inh / 2..inh, r, w, in1, avx2);
-                    }
-                },
+                || part(0..exc / 2, 0..inh / 2, ee0, ei0, in0),
+                || part(exc / 2..exc, inh / 2..inh, ee1, ei1, in1),
             );
         } else {
             for b in &l.ee {
