@@ -246,15 +246,11 @@ fn finish_random_parts(
         .map(|i| np_sum(&exc_inh.values[exc_inh.indptr[i]..exc_inh.indptr[i + 1]]))
         .collect();
     if let Some(keys) = keys {
-        assert_eq!(keys.len(), rows.nnz(), "one key per entry");
-        // The key of entry (row, column) of `rows`, whose rows are in column order.
-        let key = |row: usize, j: u32| {
-            let r = rows.indptr[row]..rows.indptr[row + 1];
-            let at = rows.indices[r.clone()].binary_search(&j).expect("entry of rows");
-            keys[r.start + at]
-        };
-        sort_rows(&mut exc_inh, key);
-        sort_rows(&mut inh_rows, |i, j| key(n_exc + i, j));
+        // The keys as a matrix of the same pattern split alike, so that each
+        // block gets its entries' keys in its own storage order.
+        let (_, ei_keys, ir_keys) = split(&Csr { values: keys, ..rows }, n_exc);
+        sort_rows(&mut exc_inh, &ei_keys.values);
+        sort_rows(&mut inh_rows, &ir_keys.values);
     }
     let ee = (spec.kind != NetworkKind::Observed).then(|| Arc::new(ee));
     RandomParts {
@@ -267,18 +263,20 @@ fn finish_random_parts(
     }
 }
 
-/// Reorder the entries of every row of `m` (in column order) by `key(row,
-/// column)`, ties by column.
-fn sort_rows(m: &mut Csr, key: impl Fn(usize, u32) -> f64) {
+/// Reorder the entries of every row of `m` (in column order) by their
+/// `keys` (one per entry, in storage order), ties by column.
+fn sort_rows(m: &mut Csr, keys: &[f64]) {
+    assert_eq!(keys.len(), m.nnz(), "one key per entry");
     let mut row: Vec<(f64, u32, f64)> = Vec::new();
     for i in 0..m.n_rows {
         let r = m.indptr[i]..m.indptr[i + 1];
         row.clear();
         row.extend(
-            m.indices[r.clone()]
+            keys[r.clone()]
                 .iter()
+                .zip(&m.indices[r.clone()])
                 .zip(&m.values[r.clone()])
-                .map(|(&j, &v)| (key(i, j), j, v)),
+                .map(|((&k, &j), &v)| (k, j, v)),
         );
         // Stable, so equal keys keep column order.
         row.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -343,17 +341,13 @@ impl EeBlock {
         assert_eq!(keys.len(), m.nnz(), "one key per entry");
         let mut t = m.transpose();
         let sums = row_sums(&t);
-        // The keys moved as the values are: the same pattern transposes alike.
+        // The keys as a matrix of the same pattern transpose alike.
         let kt = Csr {
             values: keys.to_vec(),
             ..m.clone()
         }
         .transpose();
-        sort_rows(&mut t, |i, j| {
-            let r = kt.indptr[i]..kt.indptr[i + 1];
-            let at = kt.indices[r.clone()].binary_search(&j).expect("same pattern");
-            kt.values[r.start + at]
-        });
+        sort_rows(&mut t, &kt.values);
         EeBlock {
             t: Arc::new(t),
             sums: Arc::new(sums),
@@ -458,7 +452,8 @@ impl Parts {
             w.indptr.push(w.values.len());
         }
         // The random blocks' rows may be in summation order (see RandomParts).
-        sort_rows(&mut w, |_, j| j as f64);
+        let columns: Vec<f64> = w.indices.iter().map(|&j| j as f64).collect();
+        sort_rows(&mut w, &columns);
         w
     }
 
@@ -479,7 +474,7 @@ impl Parts {
 /// and refused for the data-free ones.
 pub fn build(spec: &NetworkSpec, ee: Option<&Csr>, seed: u64) -> Result<Network> {
     // The assembled matrix is in column order whatever the summation keys.
-    let keyed = ee.map(|m| nulls::Keyed::new(m.clone()));
+    let keyed = ee.map(|m| nulls::Keyed::unkeyed(m.clone()));
     Ok(build_parts(spec, keyed.as_ref(), seed)?.network())
 }
 

@@ -73,7 +73,7 @@ impl NullModel {
 
     /// Apply to `m` (pre × post, square) with a fresh generator seeded by `seed`.
     pub fn apply(self, m: &Csr, seed: u64, rng: RngMode) -> Result<Csr> {
-        Ok(self.apply_keyed(&Keyed::new(m.clone()), seed, rng)?.m)
+        Ok(self.apply_keyed(&Keyed::unkeyed(m.clone()), seed, rng)?.m)
     }
 
     /// As [`NullModel::apply`], each entry taking its key along (see [`Keyed`]).
@@ -120,11 +120,23 @@ impl Keyed {
         }
         Keyed { m, keys }
     }
+
+    /// `m` with every key 0, for callers that keep only the matrix.
+    pub fn unkeyed(m: Csr) -> Keyed {
+        Keyed {
+            keys: vec![0.0; m.nnz()],
+            m,
+        }
+    }
 }
 
 /// Apply a chain of null models in order, each seeded by `seed`.
 pub fn apply_chain(m: &Csr, nulls: &[NullModel], seed: u64, rng: RngMode) -> Result<Csr> {
-    Ok(apply_chain_keyed(m, nulls, seed, rng)?.m)
+    let mut out = Keyed::unkeyed(m.clone());
+    for null in nulls {
+        out = null.apply_keyed(&out, seed, rng)?;
+    }
+    Ok(out.m)
 }
 
 /// As [`apply_chain`], with each entry's summation key (see [`Keyed`]).

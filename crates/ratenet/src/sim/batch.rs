@@ -138,6 +138,39 @@ unsafe fn one_lane_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, 
     }
 }
 
+/// The canonical row sum in registers of several lanes: entry p (of `len`,
+/// each given as a register by `term(p)`) into accumulator p mod 4, the last
+/// one to three entries too, then (a0 + a2) + (a1 + a3). A macro, so that the
+/// register width's own intrinsics (`add`, `zero`) are inlined into each
+/// AVX2 kernel.
+#[cfg(target_arch = "x86_64")]
+macro_rules! canonical_sum {
+    ($len:expr, $term:expr, $add:path, $zero:expr) => {{
+        let (len, term) = ($len, $term);
+        let (mut a0, mut a1, mut a2, mut a3) = ($zero, $zero, $zero, $zero);
+        let chunks = len / 4;
+        for c in 0..chunks {
+            let p = c * 4;
+            a0 = $add(a0, term(p));
+            a1 = $add(a1, term(p + 1));
+            a2 = $add(a2, term(p + 2));
+            a3 = $add(a3, term(p + 3));
+        }
+        let p = chunks * 4;
+        let tail = len - p;
+        if tail > 0 {
+            a0 = $add(a0, term(p));
+        }
+        if tail > 1 {
+            a1 = $add(a1, term(p + 1));
+        }
+        if tail > 2 {
+            a2 = $add(a2, term(p + 2));
+        }
+        $add($add(a0, a2), $add(a1, a3))
+    }};
+}
+
 /// [`rows_times_lanes`] for four adjacent lanes (storing the first `K`), by
 /// hand: one register of rates per entry, four accumulator registers for
 /// entries p ≡ 0..3 (mod 4) — the canonical order, bit for bit — and fewer
@@ -174,33 +207,7 @@ unsafe fn four_lanes_avx2<const K: usize, const PER_LANE: bool>(
             };
             _mm256_mul_pd(w, _mm256_loadu_pd(rp.add(*idx.add(p) as usize)))
         };
-        let len = hi - lo;
-        let chunks = len / 4;
-        let (mut a0, mut a1, mut a2, mut a3) = (
-            _mm256_setzero_pd(),
-            _mm256_setzero_pd(),
-            _mm256_setzero_pd(),
-            _mm256_setzero_pd(),
-        );
-        for c in 0..chunks {
-            let p = c * 4;
-            a0 = _mm256_add_pd(a0, term(p));
-            a1 = _mm256_add_pd(a1, term(p + 1));
-            a2 = _mm256_add_pd(a2, term(p + 2));
-            a3 = _mm256_add_pd(a3, term(p + 3));
-        }
-        let p = chunks * 4;
-        let tail = len - p;
-        if tail > 0 {
-            a0 = _mm256_add_pd(a0, term(p));
-        }
-        if tail > 1 {
-            a1 = _mm256_add_pd(a1, term(p + 1));
-        }
-        if tail > 2 {
-            a2 = _mm256_add_pd(a2, term(p + 2));
-        }
-        let o = _mm256_add_pd(_mm256_add_pd(a0, a2), _mm256_add_pd(a1, a3));
+        let o = canonical_sum!(hi - lo, term, _mm256_add_pd, _mm256_setzero_pd());
         let at = (i - first) * width + off;
         if K == 4 {
             _mm256_storeu_pd(out[at..at + 4].as_mut_ptr(), o);
@@ -242,28 +249,7 @@ unsafe fn two_lanes_avx2<const PER_LANE: bool>(
             };
             _mm_mul_pd(w, _mm_loadu_pd(rp.add(*idx.add(p) as usize)))
         };
-        let len = hi - lo;
-        let chunks = len / 4;
-        let (mut a0, mut a1, mut a2, mut a3) = (_mm_setzero_pd(), _mm_setzero_pd(), _mm_setzero_pd(), _mm_setzero_pd());
-        for c in 0..chunks {
-            let p = c * 4;
-            a0 = _mm_add_pd(a0, term(p));
-            a1 = _mm_add_pd(a1, term(p + 1));
-            a2 = _mm_add_pd(a2, term(p + 2));
-            a3 = _mm_add_pd(a3, term(p + 3));
-        }
-        let p = chunks * 4;
-        let tail = len - p;
-        if tail > 0 {
-            a0 = _mm_add_pd(a0, term(p));
-        }
-        if tail > 1 {
-            a1 = _mm_add_pd(a1, term(p + 1));
-        }
-        if tail > 2 {
-            a2 = _mm_add_pd(a2, term(p + 2));
-        }
-        let o = _mm_add_pd(_mm_add_pd(a0, a2), _mm_add_pd(a1, a3));
+        let o = canonical_sum!(hi - lo, term, _mm_add_pd, _mm_setzero_pd());
         let at = (i - first) * width + off;
         _mm_storeu_pd(out[at..at + 2].as_mut_ptr(), o);
     }
