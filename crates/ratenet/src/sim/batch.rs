@@ -138,51 +138,13 @@ unsafe fn one_lane_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, 
     }
 }
 
-/// The canonical row sum in registers of several lanes: entry p (of `len`,
-/// each given as a register by `term(p, position)`, its position read from
-/// `idx`) into accumulator p mod 4, the last one to three entries too, then
-/// (a0 + a2) + (a1 + a3). The positions of a chunk of four are read as two
-/// u64 loads (little-endian: the first position in the low half) rather
-/// than four u32 ones, since the kernels are bound by loads per entry
-/// (measured: 5–7% on the kernel bench's multi-lane cases, up to 17% on a
-/// synthetic row set). A macro, so that the register width's own
-/// intrinsics (`add`, `zero`) are inlined into each AVX2 kernel.
-#[cfg(target_arch = "x86_64")]
-macro_rules! canonical_sum {
-    ($len:expr, $idx:expr, $term:expr, $add:path, $zero:expr) => {{
-        let (len, idx, term) = ($len, $idx, $term);
-        let (mut a0, mut a1, mut a2, mut a3) = ($zero, $zero, $zero, $zero);
-        let chunks = len / 4;
-        for c in 0..chunks {
-            let p = c * 4;
-            // SAFETY (of the caller): entries p..p + 4 lie within the row.
-            let x = idx.add(p).cast::<u64>().read_unaligned();
-            let y = idx.add(p + 2).cast::<u64>().read_unaligned();
-            a0 = $add(a0, term(p, x as u32 as usize));
-            a1 = $add(a1, term(p + 1, (x >> 32) as usize));
-            a2 = $add(a2, term(p + 2, y as u32 as usize));
-            a3 = $add(a3, term(p + 3, (y >> 32) as usize));
-        }
-        let p = chunks * 4;
-        let tail = len - p;
-        let at = |p: usize| *idx.add(p) as usize;
-        if tail > 0 {
-            a0 = $add(a0, term(p, at(p)));
-        }
-        if tail > 1 {
-            a1 = $add(a1, term(p + 1, at(p + 1)));
-        }
-        if tail > 2 {
-            a2 = $add(a2, term(p + 2, at(p + 2)));
-        }
-        $add($add(a0, a2), $add(a1, a3))
-    }};
-}
-
 /// [`rows_times_lanes`] for four adjacent lanes (storing the first `K`), by
 /// hand: one register of rates per entry, four accumulator registers for
 /// entries p ≡ 0..3 (mod 4) — the canonical order, bit for bit — and fewer
-/// instructions per entry than the compiler's version.
+/// instructions per entry than the compiler's version. The positions of a
+/// chunk of four are read as two u64 loads (little-endian: the first in the
+/// low half) rather than four u32 ones: the batched kernels are bound by
+/// loads per entry (measured: 5–7% on the kernel bench's multi-lane cases).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn four_lanes_avx2<const K: usize, const PER_LANE: bool>(
@@ -215,7 +177,33 @@ unsafe fn four_lanes_avx2<const K: usize, const PER_LANE: bool>(
             };
             _mm256_mul_pd(w, _mm256_loadu_pd(rp.add(at)))
         };
-        let o = canonical_sum!(hi - lo, idx, term, _mm256_add_pd, _mm256_setzero_pd());
+        let len = hi - lo;
+        let z = _mm256_setzero_pd();
+        let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
+        let chunks = len / 4;
+        for c in 0..chunks {
+            let p = c * 4;
+            let x = idx.add(p).cast::<u64>().read_unaligned();
+            let y = idx.add(p + 2).cast::<u64>().read_unaligned();
+            a0 = _mm256_add_pd(a0, term(p, x as u32 as usize));
+            a1 = _mm256_add_pd(a1, term(p + 1, (x >> 32) as usize));
+            a2 = _mm256_add_pd(a2, term(p + 2, y as u32 as usize));
+            a3 = _mm256_add_pd(a3, term(p + 3, (y >> 32) as usize));
+        }
+        // The last one to three entries go into accumulators 0, 1, 2 too.
+        let p = chunks * 4;
+        let at = |p: usize| *idx.add(p) as usize;
+        let tail = len - p;
+        if tail > 0 {
+            a0 = _mm256_add_pd(a0, term(p, at(p)));
+        }
+        if tail > 1 {
+            a1 = _mm256_add_pd(a1, term(p + 1, at(p + 1)));
+        }
+        if tail > 2 {
+            a2 = _mm256_add_pd(a2, term(p + 2, at(p + 2)));
+        }
+        let o = _mm256_add_pd(_mm256_add_pd(a0, a2), _mm256_add_pd(a1, a3));
         let at = (i - first) * width + off;
         if K == 4 {
             _mm256_storeu_pd(out[at..at + 4].as_mut_ptr(), o);
@@ -227,7 +215,13 @@ unsafe fn four_lanes_avx2<const K: usize, const PER_LANE: bool>(
     }
 }
 
-/// [`four_lanes_avx2`] for two adjacent lanes, in half registers.
+/// [`four_lanes_avx2`] for two adjacent lanes, two entries per full
+/// register: `a01` holds accumulators 0 and 1 of both lanes, `a23`
+/// accumulators 2 and 3, so that entry p still goes into accumulator p mod 4
+/// and the row sum is (a0 + a2) + (a1 + a3) — the canonical order, bit for
+/// bit — with half the arithmetic instructions of half registers. A missing
+/// term of the last chunk is +0, which leaves an accumulator as it is (an
+/// accumulator is never −0: it starts at +0 and rounds to nearest).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn two_lanes_avx2<const PER_LANE: bool>(
@@ -247,17 +241,58 @@ unsafe fn two_lanes_avx2<const PER_LANE: bool>(
     let first = rows.start;
     for i in rows {
         let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
-        // SAFETY: as in four_lanes_avx2, with position + off + 2 <= r.len().
+        // SAFETY: as in four_lanes_avx2, with position + off + 2 <= r.len();
+        // pairs of entries (p, p + 1) are read only where both lie in the row.
         let idx = pos.as_ptr().add(lo);
-        let term = |p: usize, at: usize| {
-            let w = if PER_LANE {
+        let len = hi - lo;
+        // Weights of entries p and p + 1, lanes 0 and 1.
+        let w2 = |p: usize| {
+            if PER_LANE {
+                _mm256_loadu_pd(vals.as_ptr().add((lo + p) * 2))
+            } else {
+                _mm256_permute4x64_pd(_mm256_castpd128_pd256(_mm_loadu_pd(vals.as_ptr().add(lo + p))), 0x50)
+            }
+        };
+        let r2 = |a: usize, b: usize| {
+            _mm256_insertf128_pd(
+                _mm256_castpd128_pd256(_mm_loadu_pd(rp.add(a))),
+                _mm_loadu_pd(rp.add(b)),
+                1,
+            )
+        };
+        // Entry p alone, in the low half (accumulator p mod 4 = 0 or 2).
+        let w1 = |p: usize| {
+            if PER_LANE {
                 _mm_loadu_pd(vals.as_ptr().add((lo + p) * 2))
             } else {
                 _mm_load1_pd(vals.as_ptr().add(lo + p))
-            };
-            _mm_mul_pd(w, _mm_loadu_pd(rp.add(at)))
+            }
         };
-        let o = canonical_sum!(hi - lo, idx, term, _mm_add_pd, _mm_setzero_pd());
+        let one = |p: usize| _mm256_zextpd128_pd256(_mm_mul_pd(w1(p), _mm_loadu_pd(rp.add(*idx.add(p) as usize))));
+        let mut a01 = _mm256_setzero_pd();
+        let mut a23 = _mm256_setzero_pd();
+        let chunks = len / 4;
+        for c in 0..chunks {
+            let p = c * 4;
+            let x = idx.add(p).cast::<u64>().read_unaligned();
+            let y = idx.add(p + 2).cast::<u64>().read_unaligned();
+            a01 = _mm256_add_pd(a01, _mm256_mul_pd(w2(p), r2(x as u32 as usize, (x >> 32) as usize)));
+            a23 = _mm256_add_pd(a23, _mm256_mul_pd(w2(p + 2), r2(y as u32 as usize, (y >> 32) as usize)));
+        }
+        let p = chunks * 4;
+        match len - p {
+            1 => a01 = _mm256_add_pd(a01, one(p)),
+            2 | 3 => {
+                let x = idx.add(p).cast::<u64>().read_unaligned();
+                a01 = _mm256_add_pd(a01, _mm256_mul_pd(w2(p), r2(x as u32 as usize, (x >> 32) as usize)));
+                if len - p == 3 {
+                    a23 = _mm256_add_pd(a23, one(p + 2));
+                }
+            }
+            _ => {}
+        }
+        let s = _mm256_add_pd(a01, a23);
+        let o = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
         let at = (i - first) * width + off;
         _mm_storeu_pd(out[at..at + 2].as_mut_ptr(), o);
     }
@@ -923,6 +958,7 @@ mod tests {
         for (width, lanes) in [
             (1, vec![0]),
             (2, vec![1]),
+            (2, vec![0, 1]),
             (3, vec![0, 2]),
             (4, vec![0, 1, 2]),
             (4, vec![0, 1, 2, 3]),
