@@ -1014,3 +1014,19 @@ fn nested_conditions_give_the_results_of_runs_alone() {
     ok(&mut e.run(true, "b4", &[]));
     assert_same_tables(&e.dir("b1"), &e.dir("b4"));
 }
+
+/// The homework's first exercise (its example file) on four seeds: two
+/// seeds' observed and shuffled runs share a batch, the observed E–E block
+/// computed for lanes 0 and 2 in one pass, bit for bit as alone.
+#[test]
+fn seeds_sharing_a_batch_give_the_results_of_runs_alone() {
+    let ex1 = read_text(&Path::new(REPO).join("examples/ex1_seeds.toml"));
+    let e = Exp::new(&ex1.replace("seeds = \"0-9\"", "seeds = \"0-3\""));
+    assert!(
+        read_text(&e.spec()).contains("seeds = \"0-3\""),
+        "the example sweeps seeds 0-9"
+    );
+    ok(&mut e.run(true, "b1", &["--batch", "1"]));
+    ok(&mut e.run(true, "b4", &[]));
+    assert_same_tables(&e.dir("b1"), &e.dir("b4"));
+}

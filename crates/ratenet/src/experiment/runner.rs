@@ -107,10 +107,24 @@ pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId], max_lanes: usize, nest: b
         }
     };
     if !nest || max_lanes == 1 {
-        return group(pending, &alone)
-            .into_iter()
-            .flat_map(|(_, g)| g.chunks(max_lanes).map(|c| c.to_vec()).collect::<Vec<_>>())
-            .collect();
+        let mut out: Vec<Vec<&'a RunId>> = Vec::new();
+        for (_, g) in group(pending, &alone) {
+            // The conditions of a few seeds of one point fill a batch
+            // together: their unseeded E–E blocks (the observed one) are
+            // shared across seeds, a seed's random blocks by its conditions.
+            match out.last_mut() {
+                Some(last)
+                    if by_seed
+                        && g.len() < max_lanes
+                        && last.len() + g.len() <= max_lanes
+                        && last[0].point == g[0].point =>
+                {
+                    last.extend_from_slice(&g)
+                }
+                _ => out.extend(g.chunks(max_lanes).map(|c| c.to_vec())),
+            }
+        }
+        return out;
     }
     let mut out = Vec::new();
     let mut single = Vec::new();

@@ -138,8 +138,8 @@ unsafe fn one_lane_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, 
     }
 }
 
-/// [`rows_times_lanes`] for four adjacent lanes (storing the first `K`), by
-/// hand: one register of rates per entry, four accumulator registers for
+/// [`rows_times_lanes`] for the four lanes from `off` (storing those set in
+/// the bit mask `keep`), by hand: one register of rates per entry, four accumulator registers for
 /// entries p ≡ 0..3 (mod 4) — the canonical order, bit for bit — and fewer
 /// instructions per entry than the compiler's version. The positions of a
 /// chunk of four are read as two u64 loads (little-endian: the first in the
@@ -147,18 +147,18 @@ unsafe fn one_lane_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, 
 /// loads per entry (measured: 5–7% on the kernel bench's multi-lane cases).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn four_lanes_avx2<const K: usize, const PER_LANE: bool>(
+unsafe fn four_lanes_avx2<const PER_LANE: bool>(
     b: &Block,
     rows: Range<usize>,
     r: &[f64],
     width: usize,
     off: usize,
+    keep: u8,
     out: &mut [f64],
 ) {
     use std::arch::x86_64::*;
     let m = &*b.m;
     let pos = b.positions();
-    assert!((3..=4).contains(&K));
     b.check(&rows, r, width, off + 4, out);
     let vals = b.values(4, PER_LANE);
     let rp = r.as_ptr().add(off);
@@ -205,12 +205,16 @@ unsafe fn four_lanes_avx2<const K: usize, const PER_LANE: bool>(
         }
         let o = _mm256_add_pd(_mm256_add_pd(a0, a2), _mm256_add_pd(a1, a3));
         let at = (i - first) * width + off;
-        if K == 4 {
+        if keep == 0b1111 {
             _mm256_storeu_pd(out[at..at + 4].as_mut_ptr(), o);
         } else {
             let mut v = [0.0f64; 4];
             _mm256_storeu_pd(v.as_mut_ptr(), o);
-            out[at..at + K].copy_from_slice(&v[..K]);
+            for (l, &x) in v.iter().enumerate() {
+                if keep & (1 << l) != 0 {
+                    out[at + l] = x;
+                }
+            }
         }
     }
 }
@@ -349,10 +353,10 @@ fn apply_rows_generic<const AVX2: bool>(b: &Block, rows: Range<usize>, r: &[f64]
         return match lanes.len() {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 is only set where the CPU has it (see apply_rows).
-            4 if AVX2 => unsafe { four_lanes_avx2::<4, true>(b, rows, r, width, off, out) },
+            4 if AVX2 => unsafe { four_lanes_avx2::<true>(b, rows, r, width, off, 0b1111, out) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above; Block::nested made sure that off + 4 <= width.
-            3 if AVX2 => unsafe { four_lanes_avx2::<3, true>(b, rows, r, width, off, out) },
+            3 if AVX2 => unsafe { four_lanes_avx2::<true>(b, rows, r, width, off, 0b0111, out) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
             2 if AVX2 => unsafe { two_lanes_avx2::<true>(b, rows, r, width, off, out) },
@@ -360,6 +364,21 @@ fn apply_rows_generic<const AVX2: bool>(b: &Block, rows: Range<usize>, r: &[f64]
             3 => rows_times_lanes::<3, 4, true>(b, rows, r, width, off, out),
             _ => rows_times_lanes::<2, 2, true>(b, rows, r, width, off, out),
         };
+    }
+    // Lanes with gaps within one register ({0, 2}: the observed runs of two
+    // seeds batched as [a.observed, a.shuffled, b.observed, b.shuffled]) run
+    // as one four-lane pass that stores only their lanes: every lane of a
+    // register is computed on its own, so the bits are those of each lane
+    // alone, and one full pass costs less than a one-lane pass per lane.
+    #[cfg(target_arch = "x86_64")]
+    if AVX2 && lanes.len() >= 2 {
+        let off = lanes[0];
+        let gapped = lanes.last().is_some_and(|&l| l + 1 - off > lanes.len());
+        if gapped && off + 4 <= width && lanes.iter().all(|&l| l < off + 4) {
+            let keep = lanes.iter().fold(0u8, |k, &l| k | 1 << (l - off));
+            // SAFETY: AVX2 is only set where the CPU has it; off + 4 <= width.
+            return unsafe { four_lanes_avx2::<false>(b, rows, r, width, off, keep, out) };
+        }
     }
     let mut k = 0;
     while k < lanes.len() {
@@ -372,10 +391,10 @@ fn apply_rows_generic<const AVX2: bool>(b: &Block, rows: Range<usize>, r: &[f64]
         match len {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 is only set where the CPU has it (see apply_rows).
-            4 if AVX2 => unsafe { four_lanes_avx2::<4, false>(b, rows, r, width, off, out) },
+            4 if AVX2 => unsafe { four_lanes_avx2::<false>(b, rows, r, width, off, 0b1111, out) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above; off + 4 <= width.
-            3 if AVX2 && off + 4 <= width => unsafe { four_lanes_avx2::<3, false>(b, rows, r, width, off, out) },
+            3 if AVX2 && off + 4 <= width => unsafe { four_lanes_avx2::<false>(b, rows, r, width, off, 0b0111, out) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
             2 if AVX2 => unsafe { two_lanes_avx2::<false>(b, rows, r, width, off, out) },
@@ -960,6 +979,9 @@ mod tests {
             (2, vec![1]),
             (2, vec![0, 1]),
             (3, vec![0, 2]),
+            (4, vec![0, 2]),
+            (4, vec![0, 1, 3]),
+            (5, vec![1, 4]),
             (4, vec![0, 1, 2]),
             (4, vec![0, 1, 2, 3]),
             (6, vec![0, 1, 3, 4, 5]),
