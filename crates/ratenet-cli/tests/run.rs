@@ -999,20 +999,26 @@ fn batch_size_does_not_change_results() {
     assert_same_tables(&e.dir("b2"), &e.dir("b4"));
 }
 
+/// An example file on fewer seeds (`seeds`), run one run at a time
+/// (`--batch 1`) and batched by default: the tables must be identical.
+fn example_batched_as_alone(file: &str, seeds: &str) {
+    let text = read_text(&Path::new(REPO).join("examples").join(file));
+    let e = Exp::new(&text.replace("seeds = \"0-9\"", &format!("seeds = \"{seeds}\"")));
+    assert!(
+        read_text(&e.spec()).contains(&format!("seeds = \"{seeds}\"")),
+        "{file} sweeps seeds 0-9"
+    );
+    ok(&mut e.run(true, "b1", &["--batch", "1"]));
+    ok(&mut e.run(true, "b4", &[]));
+    assert_same_tables(&e.dir("b1"), &e.dir("b4"));
+}
+
 /// The homework's third exercise (its example file) on two seeds: the
 /// observed and no-reciprocal E–E blocks run as lanes of one nested block,
 /// and so do their shuffles, bit for bit as alone.
 #[test]
 fn nested_conditions_give_the_results_of_runs_alone() {
-    let ex3 = read_text(&Path::new(REPO).join("examples/ex3_reciprocal.toml"));
-    let e = Exp::new(&ex3.replace("seeds = \"0-9\"", "seeds = \"0-1\""));
-    assert!(
-        read_text(&e.spec()).contains("seeds = \"0-1\""),
-        "the example sweeps seeds 0-9"
-    );
-    ok(&mut e.run(true, "b1", &["--batch", "1"]));
-    ok(&mut e.run(true, "b4", &[]));
-    assert_same_tables(&e.dir("b1"), &e.dir("b4"));
+    example_batched_as_alone("ex3_reciprocal.toml", "0-1");
 }
 
 /// The homework's first exercise (its example file) on four seeds: two
@@ -1020,13 +1026,5 @@ fn nested_conditions_give_the_results_of_runs_alone() {
 /// computed for lanes 0 and 2 in one pass, bit for bit as alone.
 #[test]
 fn seeds_sharing_a_batch_give_the_results_of_runs_alone() {
-    let ex1 = read_text(&Path::new(REPO).join("examples/ex1_seeds.toml"));
-    let e = Exp::new(&ex1.replace("seeds = \"0-9\"", "seeds = \"0-3\""));
-    assert!(
-        read_text(&e.spec()).contains("seeds = \"0-3\""),
-        "the example sweeps seeds 0-9"
-    );
-    ok(&mut e.run(true, "b1", &["--batch", "1"]));
-    ok(&mut e.run(true, "b4", &[]));
-    assert_same_tables(&e.dir("b1"), &e.dir("b4"));
+    example_batched_as_alone("ex1_seeds.toml", "0-3");
 }

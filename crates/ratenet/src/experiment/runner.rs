@@ -76,9 +76,11 @@ pub fn run_one(plan: &Plan, connectomes: &Connectomes, run: &RunId) -> Result<Ro
 pub const MAX_LANES: usize = 4;
 
 /// Split pending runs into batches that share weights: the conditions of one
-/// (point, seed) share their random blocks; without several conditions, the
-/// seeds of one (point, condition) share the E–E block when no null model
-/// draws from the seed. When the points differ only in weights drawn from
+/// (point, seed) share their random blocks, and seeds with few conditions
+/// fill a batch together (two seeds' observed runs share its E–E block, see
+/// [`crate::sim::batch`]); without several conditions, the seeds of one
+/// (point, condition) share the E–E block when no null model draws from the
+/// seed. When the points differ only in weights drawn from
 /// the same streams ([`points_nest`]: a sweep over `connectivity_proba`, `g`
 /// or the balance), the runs of one seed go together across points instead:
 /// their random blocks nest and run as one (see
@@ -109,9 +111,6 @@ pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId], max_lanes: usize, nest: b
     if !nest || max_lanes == 1 {
         let mut out: Vec<Vec<&'a RunId>> = Vec::new();
         for (_, g) in group(pending, &alone) {
-            // The conditions of a few seeds of one point fill a batch
-            // together: their unseeded E–E blocks (the observed one) are
-            // shared across seeds, a seed's random blocks by its conditions.
             match out.last_mut() {
                 Some(last)
                     if by_seed

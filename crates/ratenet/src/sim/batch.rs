@@ -139,8 +139,8 @@ unsafe fn one_lane_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, 
 }
 
 /// [`rows_times_lanes`] for the four lanes from `off` (storing those set in
-/// the bit mask `keep`), by hand: one register of rates per entry, four accumulator registers for
-/// entries p ≡ 0..3 (mod 4) — the canonical order, bit for bit — and fewer
+/// the bit mask `keep`), by hand: one register of rates per entry, four
+/// accumulator registers for entries p ≡ 0..3 (mod 4) — the canonical order, bit for bit — and fewer
 /// instructions per entry than the compiler's version. The positions of a
 /// chunk of four are read as two u64 loads (little-endian: the first in the
 /// low half) rather than four u32 ones: the batched kernels are bound by
@@ -365,49 +365,40 @@ fn apply_rows_generic<const AVX2: bool>(b: &Block, rows: Range<usize>, r: &[f64]
             _ => rows_times_lanes::<2, 2, true>(b, rows, r, width, off, out),
         };
     }
-    // Lanes with gaps within one register ({0, 2}: the observed runs of two
-    // seeds batched as [a.observed, a.shuffled, b.observed, b.shuffled]) run
-    // as one four-lane pass that stores only their lanes: every lane of a
-    // register is computed on its own, so the bits are those of each lane
-    // alone, and one full pass costs less than a one-lane pass per lane.
-    #[cfg(target_arch = "x86_64")]
-    if AVX2 && lanes.len() >= 2 {
-        let off = lanes[0];
-        let gapped = lanes.last().is_some_and(|&l| l + 1 - off > lanes.len());
-        if gapped && off + 4 <= width && lanes.iter().all(|&l| l < off + 4) {
-            let keep = lanes.iter().fold(0u8, |k, &l| k | 1 << (l - off));
-            // SAFETY: AVX2 is only set where the CPU has it; off + 4 <= width.
-            return unsafe { four_lanes_avx2::<false>(b, rows, r, width, off, keep, out) };
-        }
-    }
+    // Lanes a register window at a time: the lanes among off..off + 4. With
+    // AVX2 and a window inside the layout, lanes with gaps ({0, 2}: the
+    // observed runs of two seeds batched as [a.observed, a.shuffled,
+    // b.observed, b.shuffled]) run as one four-lane pass that stores only
+    // theirs — every lane of a register is computed on its own, so the bits
+    // are each lane's alone, and one full pass costs less than a one-lane
+    // pass per lane. Otherwise a window holds adjacent lanes only.
     let mut k = 0;
     while k < lanes.len() {
-        let mut len = 1;
-        while len < 4 && k + len < lanes.len() && lanes[k + len] == lanes[k] + len {
-            len += 1;
-        }
         let off = lanes[k];
+        let masked = AVX2 && off + 4 <= width;
+        let mut n = 1;
+        while k + n < lanes.len() && lanes[k + n] < off + 4 && (masked || lanes[k + n] == off + n) {
+            n += 1;
+        }
+        let keep = lanes[k..k + n].iter().fold(0u8, |m, &l| m | 1 << (l - off));
         let rows = rows.clone();
-        match len {
+        match keep {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: AVX2 is only set where the CPU has it (see apply_rows).
-            4 if AVX2 => unsafe { four_lanes_avx2::<false>(b, rows, r, width, off, 0b1111, out) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above; off + 4 <= width.
-            3 if AVX2 && off + 4 <= width => unsafe { four_lanes_avx2::<false>(b, rows, r, width, off, 0b0111, out) },
+            0b0001 if AVX2 => unsafe { one_lane_avx2(b, rows, r, width, off, out) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            2 if AVX2 => unsafe { two_lanes_avx2::<false>(b, rows, r, width, off, out) },
-            4 => rows_times_lanes::<4, 4, false>(b, rows, r, width, off, out),
-            3 if off + 4 <= width => rows_times_lanes::<3, 4, false>(b, rows, r, width, off, out),
-            3 => rows_times_lanes::<3, 3, false>(b, rows, r, width, off, out),
-            2 => rows_times_lanes::<2, 2, false>(b, rows, r, width, off, out),
+            0b0011 if AVX2 => unsafe { two_lanes_avx2::<false>(b, rows, r, width, off, out) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: AVX2 is only set where the CPU has it (see apply_rows).
-            _ if AVX2 => unsafe { one_lane_avx2(b, rows, r, width, off, out) },
+            // SAFETY: as above; off + 4 <= width.
+            _ if masked => unsafe { four_lanes_avx2::<false>(b, rows, r, width, off, keep, out) },
+            0b1111 => rows_times_lanes::<4, 4, false>(b, rows, r, width, off, out),
+            0b0111 if off + 4 <= width => rows_times_lanes::<3, 4, false>(b, rows, r, width, off, out),
+            0b0111 => rows_times_lanes::<3, 3, false>(b, rows, r, width, off, out),
+            0b0011 => rows_times_lanes::<2, 2, false>(b, rows, r, width, off, out),
             _ => rows_times_lanes::<1, 1, false>(b, rows, r, width, off, out),
         }
-        k += len;
+        k += n;
     }
 }
 
