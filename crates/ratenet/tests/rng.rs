@@ -2,7 +2,7 @@
 //! Python, networkx and numpy produced (tests/fixtures/rng_streams.json, made
 //! by tests/fixtures/make_rng_fixtures.py; doubles stored as IEEE-754 bits).
 
-use ratenet::network::rng::{NumpyRandomState, PyRandom};
+use ratenet::network::rng::{NumpyNormals, NumpyRandomState, PyRandom};
 use ratenet::network::{self, NetworkKind, NetworkSpec, RngMode};
 use serde_json::Value;
 
@@ -133,7 +133,7 @@ fn numpy_random_state_streams_match_numpy() {
         // An odd count: the cached second normal of the polar method is used too.
         let want = u64s(&c["normal_1_02"]);
         assert_eq!(want.len() % 2, 1);
-        let mut rs = NumpyRandomState::new(seed).unwrap();
+        let mut rs = NumpyNormals::new(seed).unwrap();
         assert_eq!(
             bits((0..want.len()).map(|_| rs.normal(1.0, 0.2))),
             want,
@@ -325,6 +325,44 @@ fn random_blocks_of_one_seed_nest_over_connection_probabilities() {
         for i in 0..n {
             let cols = &w.indices[w.indptr[i]..w.indptr[i + 1]];
             assert!(cols.windows(2).all(|c| c[0] < c[1]), "row {i} of W in column order");
+        }
+    }
+}
+
+/// Skipping draws is drawing them: the streams after `skip(k)` are those
+/// after k draws, whatever was cached (an odd number of normals leaves the
+/// second of a pair waiting) and wherever the blocks of 624 words end.
+#[test]
+fn skipping_draws_leaves_the_streams_where_drawing_them_does() {
+    for seed in [0i128, 3, (1 << 32) - 1] {
+        let (mut a, mut b) = (NumpyNormals::new(seed).unwrap(), NumpyNormals::new(seed).unwrap());
+        let (mut x, mut y) = (PyRandom::new(seed), PyRandom::new(seed));
+        for (i, k) in [0usize, 1, 2, 3, 378, 377, 155, 156, 157, 1000, 1, 4321]
+            .into_iter()
+            .enumerate()
+        {
+            a.skip(k);
+            for _ in 0..k {
+                if i % 2 == 0 {
+                    b.skip_gauss();
+                } else {
+                    b.gauss();
+                }
+            }
+            assert_eq!(
+                a.gauss().to_bits(),
+                b.gauss().to_bits(),
+                "seed {seed}: normal after skipping {k}"
+            );
+            x.skip(k);
+            for _ in 0..k {
+                y.random();
+            }
+            assert_eq!(
+                x.random().to_bits(),
+                y.random().to_bits(),
+                "seed {seed}: random() after skipping {k}"
+            );
         }
     }
 }

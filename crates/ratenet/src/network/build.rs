@@ -3,7 +3,8 @@
 
 use crate::matrix::Csr;
 use crate::network::nulls::{self, count_positive, count_reciprocal};
-use crate::network::rng::{FastRng, NumpyRandomState, PyRandom};
+use crate::network::rng::{FastRng, NumpyNormals, PyRandom};
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::network::{Network, NetworkKind, NetworkSpec, RngMode, Weights};
@@ -152,16 +153,19 @@ impl SeedDraws {
             magnitude: Vec::with_capacity(pairs),
         };
         let mut er = PyRandom::new(seed as i128);
-        let mut normal = NumpyRandomState::new(seed as i128)?;
+        let mut normal = NumpyNormals::new(seed as i128)?;
         for u in 0..n {
-            for v in 0..n {
-                let x = if u == v { f64::NAN } else { er.random() };
-                if u < n_exc && v < n_exc {
-                    normal.skip_gauss();
-                } else {
-                    d.uniform.push(x);
-                    d.magnitude.push(10f64.powf(normal.normal(1.0, 0.2).abs()));
-                }
+            let mut first = 0;
+            if u < n_exc {
+                // E–E pairs keep nothing: both streams move past them (the
+                // diagonal draws no uniform).
+                er.skip(n_exc - 1);
+                normal.skip(n_exc);
+                first = n_exc;
+            }
+            for v in first..n {
+                d.uniform.push(if u == v { f64::NAN } else { er.random() });
+                d.magnitude.push(10f64.powf(normal.normal(1.0, 0.2).abs()));
             }
         }
         Ok(d)
@@ -500,6 +504,13 @@ impl ErStream {
         self.edge_uniform(u, v).0
     }
 
+    /// Advance past the pairs (u, v) for v in `vs`, as [`ErStream::edge`] for each would.
+    fn skip(&mut self, u: usize, vs: Range<usize>) {
+        if let (Some(r), true) = (&mut self.rng, self.p > 0.0) {
+            r.skip(vs.len() - vs.contains(&u) as usize);
+        }
+    }
+
     /// As [`ErStream::edge`], with the uniform that decided it (NaN without a draw).
     #[inline]
     fn edge_uniform(&mut self, u: usize, v: usize) -> (bool, f64) {
@@ -529,7 +540,7 @@ fn notebook_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Resul
     let mut er = ErStream::new(spec.connectivity_proba, seed);
     let p_ee = spec.connectivity_proba_ee.unwrap_or(spec.connectivity_proba);
     let mut er_ee = (spec.kind == NetworkKind::Feedforward).then(|| ErStream::new(p_ee, seed));
-    let mut normal = NumpyRandomState::new(seed as i128)?;
+    let mut normal = NumpyNormals::new(seed as i128)?;
     let mut w = Csr {
         n_rows: n,
         n_cols: n,
@@ -540,7 +551,15 @@ fn notebook_rows(spec: &NetworkSpec, n: usize, n_exc: usize, seed: u64) -> Resul
     let drawn = er.rng.is_some();
     let mut keys = Vec::new();
     for u in 0..n {
-        for v in 0..n {
+        let mut first = 0;
+        if spec.kind == NetworkKind::Observed && u < n_exc {
+            // The E–E pairs of an observed network keep nothing: both
+            // streams move past them.
+            er.skip(u, 0..n_exc);
+            normal.skip(n_exc);
+            first = n_exc;
+        }
+        for v in first..n {
             let (edge, uniform) = er.edge_uniform(u, v);
             let in_ee = u < n_exc && v < n_exc;
             let keep = match spec.kind {

@@ -2,22 +2,26 @@
 //! `RandomState`, so that a seed gives the notebook's masks, weights and
 //! permutations bit for bit.
 //!
-//! Both libraries sit on MT19937 (here from `rand_mt`); what differs is the
+//! Both libraries sit on MT19937 ([`super::mt`]); what differs is the
 //! seeding and the few lines that turn 32-bit outputs into doubles, normals
 //! and bounded integers. Those lines are copied in behaviour (not in code)
 //! from CPython's `_randommodule.c` and numpy's `legacy-distributions.c` /
 //! `randomkit`, and checked against streams produced by Python in the tests.
 
-use rand_mt::Mt;
+use super::mt::Mt19937 as Mt;
 
 use crate::{bail, Result};
 
 /// The 53-bit double both Python and numpy build from two 32-bit outputs.
 #[inline]
 fn double_53(mt: &mut Mt) -> f64 {
-    let a = mt.next_u32() >> 5;
-    let b = mt.next_u32() >> 6;
-    (a as f64 * 67_108_864.0 + b as f64) * (1.0 / 9_007_199_254_740_992.0)
+    let [a, b] = mt.next_words();
+    from_words(a, b)
+}
+
+#[inline]
+fn from_words(a: u32, b: u32) -> f64 {
+    ((a >> 5) as f64 * 67_108_864.0 + (b >> 6) as f64) * (1.0 / 9_007_199_254_740_992.0)
 }
 
 /// Python's `random.Random(seed)` for an integer seed: MT19937 seeded by
@@ -41,7 +45,7 @@ impl PyRandom {
             }
         }
         PyRandom {
-            mt: Mt::new_with_key(key),
+            mt: Mt::new_with_key(&key),
         }
     }
 
@@ -56,35 +60,36 @@ impl PyRandom {
     pub fn next_u32(&mut self) -> u32 {
         self.mt.next_u32()
     }
-}
 
-/// The polar method's factor `sqrt(−2 ln r² / r²)`, in numpy's operation order.
-#[inline]
-fn polar_factor(r2: f64) -> f64 {
-    (-2.0 * r2.ln() / r2).sqrt()
+    /// Advance as `k` calls of [`random`](Self::random) would.
+    pub fn skip(&mut self, k: usize) {
+        self.mt.skip_words(2 * k);
+    }
 }
 
 /// numpy's legacy `np.random.RandomState(seed)`: MT19937 seeded by
-/// `init_genrand(seed)`, with the legacy polar normal and shuffle.
+/// `init_genrand(seed)`, with the legacy shuffle. Its normals come from
+/// [`NumpyNormals`], a stream that draws nothing else.
 pub struct NumpyRandomState {
     mt: Mt,
-    /// The second normal of the last pair, kept as (x1, r²) and evaluated
-    /// only if used (numpy keeps `f · x1`; the same f gives the same bits).
-    gauss: Option<(f64, f64)>,
+}
+
+/// numpy accepts only 0 ≤ seed < 2³², and so do we.
+fn numpy_seed(seed: i128) -> Result<u32> {
+    if !(0..(1i128 << 32)).contains(&seed) {
+        bail!(
+            "seed {seed}: numpy's RandomState (and notebook mode) needs 0 <= seed < 2^32; \
+             use network.rng = \"fast\" for other seeds"
+        );
+    }
+    Ok(seed as u32)
 }
 
 impl NumpyRandomState {
     /// `RandomState(seed)`; numpy accepts only 0 ≤ seed < 2³², and so do we.
     pub fn new(seed: i128) -> Result<Self> {
-        if !(0..(1i128 << 32)).contains(&seed) {
-            bail!(
-                "seed {seed}: numpy's RandomState (and notebook mode) needs 0 <= seed < 2^32; \
-                 use network.rng = \"fast\" for other seeds"
-            );
-        }
         Ok(NumpyRandomState {
-            mt: Mt::new(seed as u32),
-            gauss: None,
+            mt: Mt::new(numpy_seed(seed)?),
         })
     }
 
@@ -98,47 +103,6 @@ impl NumpyRandomState {
     #[inline]
     pub fn next_u32(&mut self) -> u32 {
         self.mt.next_u32()
-    }
-
-    /// `standard_normal()` by the legacy polar Box–Muller method, which
-    /// produces normals in pairs and hands out the second one on the next
-    /// call: the order matters for bit-exact streams.
-    pub fn gauss(&mut self) -> f64 {
-        if let Some((x1, r2)) = self.gauss.take() {
-            return polar_factor(r2) * x1;
-        }
-        let (x1, x2, r2) = self.polar_pair();
-        self.gauss = Some((x1, r2));
-        polar_factor(r2) * x2
-    }
-
-    /// Advance the stream exactly as [`gauss`](Self::gauss) would, without
-    /// computing the value: most draws of a sparse network are discarded,
-    /// and the logarithm is the expensive part.
-    pub fn skip_gauss(&mut self) {
-        if self.gauss.take().is_none() {
-            let (x1, _, r2) = self.polar_pair();
-            self.gauss = Some((x1, r2));
-        }
-    }
-
-    /// One accepted pair of the polar method: (x1, x2, r²).
-    #[inline]
-    fn polar_pair(&mut self) -> (f64, f64, f64) {
-        loop {
-            let x1 = 2.0 * double_53(&mut self.mt) - 1.0;
-            let x2 = 2.0 * double_53(&mut self.mt) - 1.0;
-            let r2 = x1 * x1 + x2 * x2;
-            if r2 < 1.0 && r2 != 0.0 {
-                return (x1, x2, r2);
-            }
-        }
-    }
-
-    /// `normal(loc, scale)`.
-    #[inline]
-    pub fn normal(&mut self, loc: f64, scale: f64) -> f64 {
-        loc + scale * self.gauss()
     }
 
     /// numpy's legacy `random_interval(max)`: uniform on `[0, max]` by
@@ -175,6 +139,128 @@ impl NumpyRandomState {
             x.swap(i, j);
         }
         Ok(())
+    }
+}
+
+/// Attempts of the polar method per block of MT words (four words each).
+const ATTEMPTS: usize = 156;
+
+/// The normals of `np.random.RandomState(seed)` when nothing else is drawn
+/// from it (`RandomState(seed).normal(1, .2, (n, n))`, as the notebook
+/// does): numpy's legacy polar Box–Muller method, which draws four words per
+/// attempt, keeps the pairs inside the unit circle, and hands out the
+/// second normal of a pair on the next call — the order matters for
+/// bit-exact streams.
+///
+/// A block of 624 words is exactly 156 attempts, so the stream runs a block
+/// at a time: every attempt of a block is worked out in one loop and the
+/// accepted pairs kept in order. Skipping normals ([`skip`](Self::skip)) then
+/// costs nothing per normal beyond drawing its block — most of a sparse
+/// network's draws are discarded.
+pub struct NumpyNormals {
+    mt: Mt,
+    /// The accepted pairs (x1, x2, r²) of the current block, in order: the
+    /// first `len`.
+    pairs: [[f64; 3]; ATTEMPTS],
+    len: usize,
+    /// The next pair to use.
+    next: usize,
+    /// The second normal of the last pair, kept as (x1, r²) and evaluated
+    /// only if used (numpy keeps `f · x1`; the same f gives the same bits).
+    cached: Option<(f64, f64)>,
+}
+
+/// The polar method's factor `sqrt(−2 ln r² / r²)`, in numpy's operation order.
+#[inline]
+fn polar_factor(r2: f64) -> f64 {
+    (-2.0 * r2.ln() / r2).sqrt()
+}
+
+impl NumpyNormals {
+    /// The normal stream of `RandomState(seed)`.
+    pub fn new(seed: i128) -> Result<Self> {
+        Ok(NumpyNormals {
+            mt: Mt::new(numpy_seed(seed)?),
+            pairs: [[0.0; 3]; ATTEMPTS],
+            len: 0,
+            next: 0,
+            cached: None,
+        })
+    }
+
+    /// The accepted pairs of the next block of attempts.
+    fn refill(&mut self) {
+        let words = self.mt.next_block();
+        // Every attempt is written, and kept by moving on (no branch to
+        // mispredict on the one rejection in five).
+        let mut len = 0;
+        for w in words.chunks_exact(4) {
+            let x1 = 2.0 * from_words(w[0], w[1]) - 1.0;
+            let x2 = 2.0 * from_words(w[2], w[3]) - 1.0;
+            let r2 = x1 * x1 + x2 * x2;
+            self.pairs[len] = [x1, x2, r2];
+            len += (r2 < 1.0 && r2 != 0.0) as usize;
+        }
+        self.len = len;
+        self.next = 0;
+    }
+
+    /// The next accepted pair (x1, x2, r²).
+    #[inline]
+    fn pair(&mut self) -> [f64; 3] {
+        while self.next == self.len {
+            self.refill();
+        }
+        self.next += 1;
+        self.pairs[self.next - 1]
+    }
+
+    /// `standard_normal()`.
+    #[inline]
+    pub fn gauss(&mut self) -> f64 {
+        if let Some((x1, r2)) = self.cached.take() {
+            return polar_factor(r2) * x1;
+        }
+        let [x1, x2, r2] = self.pair();
+        self.cached = Some((x1, r2));
+        polar_factor(r2) * x2
+    }
+
+    /// `normal(loc, scale)`.
+    #[inline]
+    pub fn normal(&mut self, loc: f64, scale: f64) -> f64 {
+        loc + scale * self.gauss()
+    }
+
+    /// Advance the stream exactly as [`gauss`](Self::gauss) would, without
+    /// computing the value (the logarithm is the expensive part).
+    #[inline]
+    pub fn skip_gauss(&mut self) {
+        if self.cached.take().is_none() {
+            let [x1, _, r2] = self.pair();
+            self.cached = Some((x1, r2));
+        }
+    }
+
+    /// Advance the stream as `k` calls of [`gauss`](Self::gauss) would.
+    pub fn skip(&mut self, mut k: usize) {
+        if k > 0 && self.cached.take().is_some() {
+            k -= 1;
+        }
+        // Whole pairs, then half of one if k is odd.
+        let mut pairs = k / 2;
+        while pairs > 0 {
+            if self.next == self.len {
+                self.refill();
+                continue;
+            }
+            let t = pairs.min(self.len - self.next);
+            self.next += t;
+            pairs -= t;
+        }
+        if k % 2 == 1 {
+            self.skip_gauss();
+        }
     }
 }
 
