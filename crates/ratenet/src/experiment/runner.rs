@@ -85,9 +85,18 @@ pub const MAX_LANES: usize = 4;
 /// or the balance), the runs of one seed go together across points instead:
 /// their random blocks nest and run as one (see
 /// [`crate::network::build::RandomParts`]); a run left alone that way joins
-/// the other seeds' of its point and condition. Batches never change a run's
+/// the other seeds' of its point and condition. Where seeds were paired and
+/// the batches do not divide evenly among `threads`, the last pairs are run
+/// as single seeds again, so that the last round keeps every thread busy
+/// (a seed alone costs about half a pair). Batches never change a run's
 /// result (see [`crate::sim::batch`]), only how fast it comes.
-pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId], max_lanes: usize, nest: bool) -> Vec<Vec<&'a RunId>> {
+pub fn batches<'a>(
+    plan: &Plan,
+    pending: &[&'a RunId],
+    max_lanes: usize,
+    nest: bool,
+    threads: usize,
+) -> Vec<Vec<&'a RunId>> {
     let max_lanes = max_lanes.max(1);
     let by_seed = plan.points.first().is_some_and(|p| p.spec.conditions.len() > 1);
     let group = |runs: &[&'a RunId], key: &dyn Fn(&RunId) -> (usize, u64)| {
@@ -109,21 +118,35 @@ pub fn batches<'a>(plan: &Plan, pending: &[&'a RunId], max_lanes: usize, nest: b
         }
     };
     if !nest || max_lanes == 1 {
-        let mut out: Vec<Vec<&'a RunId>> = Vec::new();
+        // Each batch with where its second seed starts, if it pairs two.
+        let mut out: Vec<(Vec<&'a RunId>, Option<usize>)> = Vec::new();
         for (_, g) in group(pending, &alone) {
             match out.last_mut() {
-                Some(last)
+                Some((last, paired @ None))
                     if by_seed
                         && g.len() < max_lanes
                         && last.len() + g.len() <= max_lanes
                         && last[0].point == g[0].point =>
                 {
+                    *paired = Some(last.len());
                     last.extend_from_slice(&g)
                 }
-                _ => out.extend(g.chunks(max_lanes).map(|c| c.to_vec())),
+                _ => out.extend(g.chunks(max_lanes).map(|c| (c.to_vec(), None))),
             }
         }
-        return out;
+        let threads = threads.max(1);
+        let mut split = (threads - out.len() % threads) % threads;
+        for k in (0..out.len()).rev() {
+            if split == 0 {
+                break;
+            }
+            if let Some(at) = out[k].1.take() {
+                let second = out[k].0.split_off(at);
+                out.insert(k + 1, (second, None));
+                split -= 1;
+            }
+        }
+        return out.into_iter().map(|(b, _)| b).collect();
     }
     let mut out = Vec::new();
     let mut single = Vec::new();
@@ -399,7 +422,8 @@ pub fn execute(
     progress(already, total);
     let journal = Mutex::new(Journal::open(&out.journal_path(shard))?);
     let counter = Mutex::new(already);
-    let groups = batches(plan, &pending, max_lanes, points_nest(plan, connectomes));
+    let threads = rayon::current_num_threads();
+    let groups = batches(plan, &pending, max_lanes, points_nest(plan, connectomes), threads);
     let draws = Draws::for_plan(plan, connectomes, &pending);
     // Every thread takes the next batch in plan order from one queue, so no
     // thread idles while batches wait (measured: EX2 about 5% faster than
@@ -441,4 +465,49 @@ pub fn execute(
         done.insert(r.index, r);
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::Spec;
+
+    /// Two conditions × ten seeds: seeds go two to a batch, except where
+    /// that would leave a thread idle in the last round.
+    #[test]
+    fn paired_seeds_split_so_that_the_last_round_fills_every_thread() {
+        let spec = Spec::parse(
+            "[data]\nsynapses = \"s.feather\"\ncells = \"c.feather\"\n\
+             [[condition]]\nname = \"observed\"\nnulls = []\n\
+             [[condition]]\nname = \"shuffled\"\nnulls = [\"shuffle_connections\"]\n\
+             [sweep]\nseeds = \"0-9\"\n",
+        )
+        .unwrap();
+        let plan = Plan::new(&spec).unwrap();
+        let pending: Vec<&RunId> = plan.runs.iter().collect();
+        for (threads, sizes) in [
+            (1, vec![4, 4, 4, 4, 4]),
+            (2, vec![4, 4, 4, 4, 2, 2]),
+            (3, vec![4, 4, 4, 4, 2, 2]),
+            (4, vec![4, 4, 2, 2, 2, 2, 2, 2]),
+            (5, vec![4, 4, 4, 4, 4]),
+        ] {
+            let b = batches(&plan, &pending, MAX_LANES, false, threads);
+            assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), sizes, "{threads} threads");
+            // Every run once; a batch holds whole seeds, the conditions of a seed together.
+            let mut all: Vec<usize> = b.iter().flatten().map(|r| r.index).collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..plan.runs.len()).collect::<Vec<_>>());
+            for batch in &b {
+                for r in batch.iter() {
+                    assert_eq!(
+                        batch.iter().filter(|x| x.seed == r.seed).count(),
+                        2,
+                        "seed {} whole",
+                        r.seed
+                    );
+                }
+            }
+        }
+    }
 }
