@@ -366,3 +366,28 @@ fn skipping_draws_leaves_the_streams_where_drawing_them_does() {
         }
     }
 }
+
+/// The block-wise shuffle is Fisher–Yates with one `interval(i)` per index,
+/// and leaves the stream where those draws leave it.
+#[test]
+fn shuffle_is_fisher_yates_over_interval_draws() {
+    for seed in [0i128, 9, (1 << 32) - 1] {
+        for len in [0usize, 1, 2, 3, 623, 624, 625, 1000, 142_884] {
+            let mut a: Vec<u32> = (0..len as u32).collect();
+            let mut b = a.clone();
+            let mut ra = NumpyRandomState::new(seed).unwrap();
+            ra.shuffle(&mut a).unwrap();
+            let mut rb = NumpyRandomState::new(seed).unwrap();
+            for i in (1..len).rev() {
+                let j = rb.interval(i as u32) as usize;
+                b.swap(i, j);
+            }
+            assert_eq!(a, b, "seed {seed}, {len} entries");
+            assert_eq!(
+                ra.next_u32(),
+                rb.next_u32(),
+                "seed {seed}, {len} entries: the stream after"
+            );
+        }
+    }
+}

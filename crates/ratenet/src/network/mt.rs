@@ -119,6 +119,22 @@ impl Mt19937 {
         &self.out
     }
 
+    /// The outputs of the current block not yet handed out (a fresh block's
+    /// if it is used up), for callers that take a variable number of words
+    /// in one pass; they report how many with [`advance`](Self::advance).
+    pub fn pending(&mut self) -> &[u32] {
+        if self.next == N {
+            self.refill();
+        }
+        &self.out[self.next..]
+    }
+
+    /// Mark the first `k` words of [`pending`](Self::pending) as handed out.
+    pub fn advance(&mut self, k: usize) {
+        assert!(self.next + k <= N, "advance past the block");
+        self.next += k;
+    }
+
     /// Advance the stream by `k` outputs (the state still moves through
     /// every block on the way).
     pub fn skip_words(&mut self, mut k: usize) {

@@ -126,7 +126,14 @@ impl NumpyRandomState {
         }
     }
 
-    /// `shuffle(x)` for a 1-d array: Fisher–Yates from the last index down.
+    /// `shuffle(x)` for a 1-d array: Fisher–Yates from the last index down,
+    /// swapping `i` with `interval(i)`.
+    ///
+    /// The draws are worked out a block of words at a time before their
+    /// swaps: a word that `interval` rejects is simply one that does not
+    /// move `i` on, so the loop carries no branch to mispredict (one word in
+    /// four is rejected, at random). The words used are exactly
+    /// `interval`'s, the stream is left where it leaves it.
     pub fn shuffle<T>(&mut self, x: &mut [T]) -> Result<()> {
         if x.len() > u32::MAX as usize {
             bail!(
@@ -134,9 +141,37 @@ impl NumpyRandomState {
                 x.len()
             );
         }
-        for i in (1..x.len()).rev() {
-            let j = self.interval(i as u32) as usize;
-            x.swap(i, j);
+        let Some(top) = x.len().checked_sub(1) else {
+            return Ok(());
+        };
+        let mut i = top as u32;
+        let mut drawn = [0u32; 624];
+        while i > 0 {
+            // Each word draws interval(i) for the current i: accepted (v <= i),
+            // i moves on and the next word draws for i - 1.
+            let first = i;
+            let mut mask = u32::MAX >> i.leading_zeros();
+            let mut k = 0;
+            let mut used = 0;
+            for &w in self.mt.pending() {
+                used += 1;
+                let v = w & mask;
+                let ok = v <= i;
+                // k counts the words accepted before this one: k < used <= 624.
+                drawn[k] = v;
+                k += ok as usize;
+                i -= ok as u32;
+                if i <= mask >> 1 {
+                    if i == 0 {
+                        break;
+                    }
+                    mask >>= 1;
+                }
+            }
+            self.mt.advance(used);
+            for (d, &j) in drawn[..k].iter().enumerate() {
+                x.swap(first as usize - d, j as usize);
+            }
         }
         Ok(())
     }
