@@ -83,6 +83,55 @@ fn rows_times_lanes<const K: usize, const C: usize, const PER_LANE: bool>(
     }
 }
 
+/// What the hand-written kernels share: each walks its rows with raw
+/// pointers — the row's positions and weights, and the output row — moved
+/// on as it goes, so that the loop around a row keeps nothing in memory
+/// and checks nothing (the checks are made once per call: [`Block::new`],
+/// [`Block::check`], [`Block::values`]). Rows here hold about twenty
+/// entries: the work around a row (bounds checks, offsets worked out
+/// afresh, spilled registers) cost as much as a fifth of the time
+/// (measured on one E–E block: 0.65–0.82 → 0.46–0.62 ns per entry).
+#[cfg(target_arch = "x86_64")]
+struct Walk {
+    /// Row bounds (`indptr`), from the first row's.
+    bounds: *const usize,
+    /// The first entry's position (`column · width`).
+    pos: *const u32,
+    /// The first entry's weight(s).
+    weights: *const f64,
+    /// Rates from the first lane of the window.
+    rates: *const f64,
+    /// The first row's output, first lane of the window.
+    out: *mut f64,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Walk {
+    /// The walk over `rows` for the lanes of `window` (`c` weights per
+    /// entry), after asserting what the kernels' unchecked reads rely on
+    /// ([`Block::check`], [`Block::values`]). The pointers are only made
+    /// here (wrapping: nothing is read through them for empty `rows`).
+    #[inline(always)]
+    fn new(
+        b: &Block,
+        rows: &Range<usize>,
+        r: &[f64],
+        width: usize,
+        window: Range<usize>,
+        c: usize,
+        out: &mut [f64],
+    ) -> Walk {
+        b.check(rows, r, width, window.end, out);
+        Walk {
+            bounds: b.m.indptr[rows.start..].as_ptr(),
+            pos: b.positions().as_ptr(),
+            weights: b.values(c, c > 1).as_ptr(),
+            rates: r.as_ptr().wrapping_add(window.start),
+            out: out.as_mut_ptr().wrapping_add(window.start),
+        }
+    }
+}
+
 /// [`rows_times_lanes`] for one lane, by hand: entries four at a time, their
 /// rates gathered into one register and multiplied by four weights loaded at
 /// once, so that accumulator lane k sums entries p ≡ k (mod 4) in order —
@@ -93,58 +142,60 @@ fn rows_times_lanes<const K: usize, const C: usize, const PER_LANE: bool>(
 #[target_feature(enable = "avx2")]
 unsafe fn one_lane_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, off: usize, out: &mut [f64]) {
     use std::arch::x86_64::*;
-    let m = &*b.m;
-    let pos = b.positions();
-    b.check(&rows, r, width, off + 1, out);
-    let rp = r.as_ptr().add(off);
-    let first = rows.start;
-    for i in rows {
-        let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
-        // SAFETY: lo..hi is within pos and values (asserted); every position
-        // is column · width with column < n_cols (Block::new), so
-        // position + off < n_cols · width <= r.len().
-        let idx = pos.as_ptr().add(lo);
-        let val = m.values.as_ptr().add(lo);
-        let len = hi - lo;
-        let chunks = len / 4;
+    let w = Walk::new(b, &rows, r, width, off..off + 1, 1, out);
+    let rp = w.rates;
+    let mut o = w.out;
+    let mut lo = *w.bounds;
+    for k in 1..=rows.len() {
+        // SAFETY: lo..hi is within the positions and weights, every position
+        // is column · width with column < n_cols, so position + off <
+        // n_cols · width <= r.len(); o is row k − 1's output (Walk::new).
+        let hi = *w.bounds.add(k);
+        let mut idx = w.pos.add(lo);
+        let mut val = w.weights.add(lo);
+        let end = idx.add((hi - lo) & !3);
         let mut acc = _mm256_setzero_pd();
-        for c in 0..chunks {
-            let a = idx.add(c * 4).cast::<u64>().read_unaligned();
-            let z = idx.add(c * 4 + 2).cast::<u64>().read_unaligned();
+        while idx < end {
+            let a = idx.cast::<u64>().read_unaligned();
+            let z = idx.add(2).cast::<u64>().read_unaligned();
             let x01 = _mm_loadh_pd(_mm_load_sd(rp.add(a as u32 as usize)), rp.add((a >> 32) as usize));
             let x23 = _mm_loadh_pd(_mm_load_sd(rp.add(z as u32 as usize)), rp.add((z >> 32) as usize));
             let x = _mm256_set_m128d(x23, x01);
-            acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_loadu_pd(val.add(c * 4)), x));
+            acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_loadu_pd(val), x));
+            idx = idx.add(4);
+            val = val.add(4);
         }
         // The last one to three entries go into accumulators 0, 1, 2 as
         // well, added to the halves (acc0, acc1) and (acc2, acc3) before
         // they are combined: (acc0 + acc2) + (acc1 + acc3).
         let mut lo_half = _mm256_castpd256_pd128(acc);
         let mut hi_half = _mm256_extractf128_pd(acc, 1);
-        let p = chunks * 4;
-        let x = |k: usize| rp.add(*idx.add(p + k) as usize);
-        let tail = len - p;
+        let x = |k: usize| rp.add(*idx.add(k) as usize);
+        let tail = (hi - lo) & 3;
         if tail == 1 {
-            lo_half = _mm_add_pd(lo_half, _mm_mul_pd(_mm_load_sd(val.add(p)), _mm_load_sd(x(0))));
+            lo_half = _mm_add_pd(lo_half, _mm_mul_pd(_mm_load_sd(val), _mm_load_sd(x(0))));
         } else if tail > 1 {
             let x01 = _mm_loadh_pd(_mm_load_sd(x(0)), x(1));
-            lo_half = _mm_add_pd(lo_half, _mm_mul_pd(_mm_loadu_pd(val.add(p)), x01));
+            lo_half = _mm_add_pd(lo_half, _mm_mul_pd(_mm_loadu_pd(val), x01));
             if tail == 3 {
-                hi_half = _mm_add_pd(hi_half, _mm_mul_pd(_mm_load_sd(val.add(p + 2)), _mm_load_sd(x(2))));
+                hi_half = _mm_add_pd(hi_half, _mm_mul_pd(_mm_load_sd(val.add(2)), _mm_load_sd(x(2))));
             }
         }
         let s = _mm_add_pd(lo_half, hi_half);
-        out[(i - first) * width + off] = _mm_cvtsd_f64(s) + _mm_cvtsd_f64(_mm_unpackhi_pd(s, s));
+        *o = _mm_cvtsd_f64(s) + _mm_cvtsd_f64(_mm_unpackhi_pd(s, s));
+        o = o.add(width);
+        lo = hi;
     }
 }
 
 /// [`rows_times_lanes`] for the four lanes from `off` (storing those set in
 /// the bit mask `keep`), by hand: one register of rates per entry, four
-/// accumulator registers for entries p ≡ 0..3 (mod 4) — the canonical order, bit for bit — and fewer
-/// instructions per entry than the compiler's version. The positions of a
-/// chunk of four are read as two u64 loads (little-endian: the first in the
-/// low half) rather than four u32 ones: the batched kernels are bound by
-/// loads per entry (measured: 5–7% on the kernel bench's multi-lane cases).
+/// accumulator registers for entries p ≡ 0..3 (mod 4) — the canonical order,
+/// bit for bit — and fewer instructions per entry than the compiler's
+/// version. The positions of a chunk of four are read as two u64 loads
+/// (little-endian: the first in the low half) rather than four u32 ones: the
+/// batched kernels are bound by loads per entry (measured: 5–7% on the
+/// kernel bench's multi-lane cases).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn four_lanes_avx2<const PER_LANE: bool>(
@@ -156,66 +207,83 @@ unsafe fn four_lanes_avx2<const PER_LANE: bool>(
     keep: u8,
     out: &mut [f64],
 ) {
+    // The store is chosen once per call, not per row.
+    if keep == 0b1111 {
+        four_lanes::<PER_LANE, true>(b, rows, r, width, off, keep, out)
+    } else {
+        four_lanes::<PER_LANE, false>(b, rows, r, width, off, keep, out)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn four_lanes<const PER_LANE: bool, const ALL: bool>(
+    b: &Block,
+    rows: Range<usize>,
+    r: &[f64],
+    width: usize,
+    off: usize,
+    keep: u8,
+    out: &mut [f64],
+) {
     use std::arch::x86_64::*;
-    let m = &*b.m;
-    let pos = b.positions();
-    b.check(&rows, r, width, off + 4, out);
-    let vals = b.values(4, PER_LANE);
-    let rp = r.as_ptr().add(off);
-    let first = rows.start;
-    for i in rows {
-        let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
-        // SAFETY: lo..hi is within pos and the values (asserted, 4 per entry
-        // if PER_LANE); a position is column · width with column < n_cols
-        // (Block::new), so position + off + 4 <= n_cols · width <= r.len().
-        let idx = pos.as_ptr().add(lo);
-        let term = |p: usize, at: usize| {
-            let w = if PER_LANE {
-                _mm256_loadu_pd(vals.as_ptr().add((lo + p) * 4))
+    let c = if PER_LANE { 4 } else { 1 };
+    let w = Walk::new(b, &rows, r, width, off..off + 4, c, out);
+    let rp = w.rates;
+    let mut o = w.out;
+    let mut lo = *w.bounds;
+    for k in 1..=rows.len() {
+        // SAFETY: as in one_lane_avx2, with position + off + 4 <= r.len()
+        // and four lanes of output from o.
+        let hi = *w.bounds.add(k);
+        let mut idx = w.pos.add(lo);
+        let mut val = w.weights.add(lo * c);
+        let end = idx.add((hi - lo) & !3);
+        let term = |val: *const f64, q: usize, at: usize| {
+            let wt = if PER_LANE {
+                _mm256_loadu_pd(val.add(q * 4))
             } else {
-                _mm256_broadcast_sd(&*vals.as_ptr().add(lo + p))
+                _mm256_broadcast_sd(&*val.add(q))
             };
-            _mm256_mul_pd(w, _mm256_loadu_pd(rp.add(at)))
+            _mm256_mul_pd(wt, _mm256_loadu_pd(rp.add(at)))
         };
-        let len = hi - lo;
         let z = _mm256_setzero_pd();
         let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
-        let chunks = len / 4;
-        for c in 0..chunks {
-            let p = c * 4;
-            let x = idx.add(p).cast::<u64>().read_unaligned();
-            let y = idx.add(p + 2).cast::<u64>().read_unaligned();
-            a0 = _mm256_add_pd(a0, term(p, x as u32 as usize));
-            a1 = _mm256_add_pd(a1, term(p + 1, (x >> 32) as usize));
-            a2 = _mm256_add_pd(a2, term(p + 2, y as u32 as usize));
-            a3 = _mm256_add_pd(a3, term(p + 3, (y >> 32) as usize));
+        while idx < end {
+            let x = idx.cast::<u64>().read_unaligned();
+            let y = idx.add(2).cast::<u64>().read_unaligned();
+            a0 = _mm256_add_pd(a0, term(val, 0, x as u32 as usize));
+            a1 = _mm256_add_pd(a1, term(val, 1, (x >> 32) as usize));
+            a2 = _mm256_add_pd(a2, term(val, 2, y as u32 as usize));
+            a3 = _mm256_add_pd(a3, term(val, 3, (y >> 32) as usize));
+            idx = idx.add(4);
+            val = val.add(4 * c);
         }
         // The last one to three entries go into accumulators 0, 1, 2 too.
-        let p = chunks * 4;
-        let at = |p: usize| *idx.add(p) as usize;
-        let tail = len - p;
+        let tail = (hi - lo) & 3;
         if tail > 0 {
-            a0 = _mm256_add_pd(a0, term(p, at(p)));
-        }
-        if tail > 1 {
-            a1 = _mm256_add_pd(a1, term(p + 1, at(p + 1)));
-        }
-        if tail > 2 {
-            a2 = _mm256_add_pd(a2, term(p + 2, at(p + 2)));
-        }
-        let o = _mm256_add_pd(_mm256_add_pd(a0, a2), _mm256_add_pd(a1, a3));
-        let at = (i - first) * width + off;
-        if keep == 0b1111 {
-            _mm256_storeu_pd(out[at..at + 4].as_mut_ptr(), o);
-        } else {
-            let mut v = [0.0f64; 4];
-            _mm256_storeu_pd(v.as_mut_ptr(), o);
-            for (l, &x) in v.iter().enumerate() {
-                if keep & (1 << l) != 0 {
-                    out[at + l] = x;
+            a0 = _mm256_add_pd(a0, term(val, 0, *idx as usize));
+            if tail > 1 {
+                a1 = _mm256_add_pd(a1, term(val, 1, *idx.add(1) as usize));
+                if tail > 2 {
+                    a2 = _mm256_add_pd(a2, term(val, 2, *idx.add(2) as usize));
                 }
             }
         }
+        let s = _mm256_add_pd(_mm256_add_pd(a0, a2), _mm256_add_pd(a1, a3));
+        if ALL {
+            _mm256_storeu_pd(o, s);
+        } else {
+            let mut v = [0.0f64; 4];
+            _mm256_storeu_pd(v.as_mut_ptr(), s);
+            for (l, &x) in v.iter().enumerate() {
+                if keep & (1 << l) != 0 {
+                    *o.add(l) = x;
+                }
+            }
+        }
+        o = o.add(width);
+        lo = hi;
     }
 }
 
@@ -237,68 +305,66 @@ unsafe fn two_lanes_avx2<const PER_LANE: bool>(
     out: &mut [f64],
 ) {
     use std::arch::x86_64::*;
-    let m = &*b.m;
-    let pos = b.positions();
-    b.check(&rows, r, width, off + 2, out);
-    let vals = b.values(2, PER_LANE);
-    let rp = r.as_ptr().add(off);
-    let first = rows.start;
-    for i in rows {
-        let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
-        // SAFETY: as in four_lanes_avx2, with position + off + 2 <= r.len();
-        // pairs of entries (p, p + 1) are read only where both lie in the row.
-        let idx = pos.as_ptr().add(lo);
-        let len = hi - lo;
-        // Weights of entries p and p + 1, lanes 0 and 1.
-        let w2 = |p: usize| {
-            if PER_LANE {
-                _mm256_loadu_pd(vals.as_ptr().add((lo + p) * 2))
-            } else {
-                _mm256_permute4x64_pd(_mm256_castpd128_pd256(_mm_loadu_pd(vals.as_ptr().add(lo + p))), 0x50)
-            }
-        };
-        let r2 = |a: usize, b: usize| {
-            _mm256_insertf128_pd(
-                _mm256_castpd128_pd256(_mm_loadu_pd(rp.add(a))),
-                _mm_loadu_pd(rp.add(b)),
-                1,
-            )
-        };
-        // Entry p alone, in the low half (accumulator p mod 4 = 0 or 2).
-        let w1 = |p: usize| {
-            if PER_LANE {
-                _mm_loadu_pd(vals.as_ptr().add((lo + p) * 2))
-            } else {
-                _mm_load1_pd(vals.as_ptr().add(lo + p))
-            }
-        };
-        let one = |p: usize| _mm256_zextpd128_pd256(_mm_mul_pd(w1(p), _mm_loadu_pd(rp.add(*idx.add(p) as usize))));
+    let c = if PER_LANE { 2 } else { 1 };
+    let w = Walk::new(b, &rows, r, width, off..off + 2, c, out);
+    let rp = w.rates;
+    let mut o = w.out;
+    let mut lo = *w.bounds;
+    // Weights of entries q and q + 1 from val, lanes 0 and 1.
+    let w2 = |val: *const f64| {
+        if PER_LANE {
+            _mm256_loadu_pd(val)
+        } else {
+            _mm256_permute4x64_pd(_mm256_castpd128_pd256(_mm_loadu_pd(val)), 0x50)
+        }
+    };
+    let r2 = |a: usize, b: usize| {
+        _mm256_insertf128_pd(
+            _mm256_castpd128_pd256(_mm_loadu_pd(rp.add(a))),
+            _mm_loadu_pd(rp.add(b)),
+            1,
+        )
+    };
+    // The entry at val alone, in the low half (accumulator 0 or 2).
+    let one = |val: *const f64, at: usize| {
+        let wt = if PER_LANE { _mm_loadu_pd(val) } else { _mm_load1_pd(val) };
+        _mm256_zextpd128_pd256(_mm_mul_pd(wt, _mm_loadu_pd(rp.add(at))))
+    };
+    for k in 1..=rows.len() {
+        // SAFETY: as in four_lanes, with position + off + 2 <= r.len();
+        // pairs of entries (q, q + 1) are read only where both lie in the row.
+        let hi = *w.bounds.add(k);
+        let mut idx = w.pos.add(lo);
+        let mut val = w.weights.add(lo * c);
+        let end = idx.add((hi - lo) & !3);
         let mut a01 = _mm256_setzero_pd();
         let mut a23 = _mm256_setzero_pd();
-        let chunks = len / 4;
-        for c in 0..chunks {
-            let p = c * 4;
-            let x = idx.add(p).cast::<u64>().read_unaligned();
-            let y = idx.add(p + 2).cast::<u64>().read_unaligned();
-            a01 = _mm256_add_pd(a01, _mm256_mul_pd(w2(p), r2(x as u32 as usize, (x >> 32) as usize)));
-            a23 = _mm256_add_pd(a23, _mm256_mul_pd(w2(p + 2), r2(y as u32 as usize, (y >> 32) as usize)));
+        while idx < end {
+            let x = idx.cast::<u64>().read_unaligned();
+            let y = idx.add(2).cast::<u64>().read_unaligned();
+            a01 = _mm256_add_pd(a01, _mm256_mul_pd(w2(val), r2(x as u32 as usize, (x >> 32) as usize)));
+            a23 = _mm256_add_pd(
+                a23,
+                _mm256_mul_pd(w2(val.add(2 * c)), r2(y as u32 as usize, (y >> 32) as usize)),
+            );
+            idx = idx.add(4);
+            val = val.add(4 * c);
         }
-        let p = chunks * 4;
-        match len - p {
-            1 => a01 = _mm256_add_pd(a01, one(p)),
-            2 | 3 => {
-                let x = idx.add(p).cast::<u64>().read_unaligned();
-                a01 = _mm256_add_pd(a01, _mm256_mul_pd(w2(p), r2(x as u32 as usize, (x >> 32) as usize)));
-                if len - p == 3 {
-                    a23 = _mm256_add_pd(a23, one(p + 2));
+        match (hi - lo) & 3 {
+            1 => a01 = _mm256_add_pd(a01, one(val, *idx as usize)),
+            t @ (2 | 3) => {
+                let x = idx.cast::<u64>().read_unaligned();
+                a01 = _mm256_add_pd(a01, _mm256_mul_pd(w2(val), r2(x as u32 as usize, (x >> 32) as usize)));
+                if t == 3 {
+                    a23 = _mm256_add_pd(a23, one(val.add(2 * c), *idx.add(2) as usize));
                 }
             }
             _ => {}
         }
         let s = _mm256_add_pd(a01, a23);
-        let o = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
-        let at = (i - first) * width + off;
-        _mm_storeu_pd(out[at..at + 2].as_mut_ptr(), o);
+        _mm_storeu_pd(o, _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1)));
+        o = o.add(width);
+        lo = hi;
     }
 }
 
