@@ -591,13 +591,53 @@ fn has_avx2() -> bool {
     }
 }
 
+/// A cache line of rates.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Line([f64; 8]);
+
+/// Zeroed f64s from a 64-byte boundary (a cache line). The four-lane
+/// kernels load a neuron's four rates as one 32-byte vector: from a base
+/// 8–24 bytes past a line boundary, as the allocator may place a plain
+/// `Vec<f64>`, every other load straddles two lines and costs two. Measured
+/// on one E–E block: 0.46 ns per entry aligned, 0.54–0.65 off by 8–24 bytes.
+struct Lines {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl Lines {
+    fn zeroed(len: usize) -> Lines {
+        Lines {
+            lines: vec![Line([0.0; 8]); len.div_ceil(8)],
+            len,
+        }
+    }
+}
+
+impl std::ops::Deref for Lines {
+    type Target = [f64];
+    fn deref(&self) -> &[f64] {
+        // SAFETY: a Line is eight f64s without padding (repr(C), size 64),
+        // so the lines are len.div_ceil(8) · 8 >= len contiguous f64s.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for Lines {
+    fn deref_mut(&mut self) -> &mut [f64] {
+        // SAFETY: as in deref.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast(), self.len) }
+    }
+}
+
 /// Rates and work buffers of the active lanes, lane-minor (`x[i * width + b]`).
 struct State {
     active: Vec<usize>,
     width: usize,
     n: usize,
     n_exc: usize,
-    r: Vec<f64>,
+    r: Lines,
     y_ee: Vec<f64>,
     y_ei: Vec<f64>,
     y_inh: Vec<f64>,
@@ -632,7 +672,7 @@ impl State {
             width,
             n,
             n_exc,
-            r: vec![0.0; n * width],
+            r: Lines::zeroed(n * width),
             y_ee: vec![0.0; n_exc * width],
             y_ei: vec![0.0; n_exc * width],
             y_inh: vec![0.0; (n - n_exc) * width],
@@ -1021,6 +1061,20 @@ mod tests {
             }
         }
         Csr::from_sorted_triplets(n_rows, n_cols, t)
+    }
+
+    #[test]
+    fn rates_start_on_a_cache_line() {
+        for len in [0, 1, 7, 8, 9, 444 * 4, 444 * 3] {
+            let mut l = Lines::zeroed(len);
+            assert_eq!(l.len(), len);
+            assert_eq!(l.as_ptr() as usize % 64, 0, "{len} rates");
+            assert!(l.iter().all(|&x| x.to_bits() == 0));
+            if len > 0 {
+                l[len - 1] = 2.5;
+                assert_eq!(l[len - 1], 2.5);
+            }
+        }
     }
 
     #[test]
