@@ -45,12 +45,13 @@ impl Transfer {
     #[inline]
     pub(crate) fn apply(self, x: f64) -> f64 {
         match self {
-            // np.maximum(0, x): NaN propagates.
+            // np.maximum(0, x) as numpy computes it, `0 >= x ? 0 : x`: NaN
+            // propagates and −0 gives +0 (f64::max may return either zero).
             Self::Relu => {
-                if x.is_nan() {
-                    x
+                if 0.0 >= x {
+                    0.0
                 } else {
-                    x.max(0.0)
+                    x
                 }
             }
             Self::Linear => x,
