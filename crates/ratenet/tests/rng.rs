@@ -240,7 +240,8 @@ fn one_drawing_per_seed_gives_every_sweep_point_its_own_random_blocks() {
     use ratenet::network::build::{random_parts, random_parts_from, SeedDraws};
     let (n, n_exc) = (60, 51);
     for seed in [0u64, 7, (1 << 32) - 1] {
-        let draws = SeedDraws::draw(n, n_exc, seed).unwrap();
+        let draws = SeedDraws::draw(n, n_exc, seed, 1.0).unwrap();
+        let partial = SeedDraws::draw(n, n_exc, seed, 0.35).unwrap();
         for (p, g, balance) in [
             (0.25, 0.002, true),
             (0.15, 0.002, true),
@@ -252,20 +253,25 @@ fn one_drawing_per_seed_gives_every_sweep_point_its_own_random_blocks() {
             let want = random_parts(&spec, n, n_exc, seed).unwrap();
             let got = random_parts_from(&spec, &draws).unwrap();
             assert_eq!(got, want, "seed {seed}, p {p}, g {g}, balance {balance}");
+            // A drawing up to p = 0.35 serves every point up to 0.35, and refuses the rest.
+            match random_parts_from(&spec, &partial) {
+                Ok(got) => assert!(p <= 0.35 && got == want, "seed {seed}, p {p}: drawn up to 0.35"),
+                Err(e) => assert!(p > 0.35 && e.message().contains("0.35"), "{}", e.message()),
+            }
             if p > 0.0 {
                 assert!(got.exc_inh.nnz() > 0 && got.inh_rows.nnz() > 0, "p {p}: edges drawn");
             }
         }
     }
     assert!(
-        SeedDraws::draw(10, 5, 1 << 32).is_err(),
+        SeedDraws::draw(10, 5, 1 << 32, 1.0).is_err(),
         "seeds beyond 2^32 are refused"
     );
     let fast = NetworkSpec {
         rng: RngMode::Fast,
         ..NetworkSpec::default()
     };
-    let draws = SeedDraws::draw(10, 5, 0).unwrap();
+    let draws = SeedDraws::draw(10, 5, 0, 1.0).unwrap();
     assert!(
         random_parts_from(&fast, &draws).is_err(),
         "fast mode does not use drawings"

@@ -207,6 +207,8 @@ pub fn points_nest(plan: &Plan, connectomes: &Connectomes) -> bool {
 /// in [`Draws::MAX_BYTES`].
 pub struct Draws {
     enabled: bool,
+    /// The largest connection probability among the plan's points.
+    p_max: f64,
     kept: Mutex<Vec<(DrawKey, Arc<SeedDraws>)>>,
 }
 
@@ -232,14 +234,24 @@ impl Draws {
             .iter()
             .map(|r| r.point)
             .collect::<std::collections::BTreeSet<_>>();
-        // Per seed and network size: two doubles per pair outside the E–E block.
+        let p_max = plan
+            .points
+            .iter()
+            .map(|p| p.spec.network.connectivity_proba)
+            .fold(0.0, f64::max);
+        // Per seed and network size: a column, two doubles and an offset per
+        // pair kept (those outside the E–E block that are edges at p_max).
         let sizes: std::collections::BTreeSet<(usize, usize)> = (0..plan.points.len())
             .filter_map(|i| build::sizes(&plan.points[i].spec.network, Some(connectomes.of(i)?.n())).ok())
             .collect();
-        let per_seed: usize = sizes.iter().map(|&(n, n_exc)| (n * n - n_exc * n_exc) * 16).sum();
+        let per_seed: usize = sizes
+            .iter()
+            .map(|&(n, n_exc)| ((n * n - n_exc * n_exc) as f64 * p_max.min(1.0) * 24.0) as usize + n * 8)
+            .sum();
         let bytes = seeds.len().saturating_mul(per_seed);
         Draws {
             enabled: observed_notebook && points.len() > 1 && bytes <= Self::MAX_BYTES,
+            p_max,
             kept: Mutex::new(Vec::new()),
         }
     }
@@ -248,6 +260,7 @@ impl Draws {
     pub fn none() -> Draws {
         Draws {
             enabled: false,
+            p_max: 0.0,
             kept: Mutex::new(Vec::new()),
         }
     }
@@ -269,7 +282,7 @@ impl Draws {
             None => {
                 // Drawn outside the lock: two batches may draw one seed at
                 // once, which costs time, never a different result.
-                let d = Arc::new(SeedDraws::draw(n, n_exc, seed)?);
+                let d = Arc::new(SeedDraws::draw(n, n_exc, seed, self.p_max)?);
                 self.kept
                     .lock()
                     .map_err(|_| err!("draws lock poisoned"))?

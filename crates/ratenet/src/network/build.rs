@@ -123,34 +123,52 @@ fn notebook_seed(seed: u64) -> Result<()> {
 }
 
 /// Everything the notebook draws for one seed outside the E–E block of an
-/// observed network, before any parameter is applied: per pair (row-major,
-/// E–E pairs left out) the uniform its Erdős–Rényi edge is decided by and
-/// `10^|x|` of its normal draw. A sweep over `connectivity_proba`, `g` or the
-/// balance then builds each point's random blocks from one drawing
-/// ([`random_parts_from`]), exactly as if drawn afresh: the streams do not
-/// depend on those parameters, only which draws are used does.
+/// observed network that sweep points up to `p_max` can use: per pair
+/// (row-major, E–E pairs left out) the uniform its Erdős–Rényi edge is
+/// decided by and `10^|x|` of its normal draw, kept only for the pairs that
+/// are an edge at `p_max` (all pairs but the diagonal if `p_max >= 1`). A
+/// sweep over `connectivity_proba`, `g` or the balance then builds each
+/// point's random blocks from one drawing ([`random_parts_from`]), exactly as
+/// if drawn afresh: the streams do not depend on those parameters, only
+/// which draws are used does.
+///
+/// Each row's kept pairs are also ordered once by their uniforms (ties by
+/// column) — the summation order of [`RandomParts`] — so that a point's rows
+/// are prefixes of that order and nothing is sorted per point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedDraws {
     /// Neurons.
     pub n: usize,
     /// Excitatory neurons.
     pub n_exc: usize,
-    /// The Erdős–Rényi uniform of each pair (NaN on the diagonal: no draw).
+    /// The largest connection probability the drawing serves.
+    p_max: f64,
+    /// Where each row's kept pairs start (n + 1 bounds).
+    rows: Vec<usize>,
+    /// Per kept pair, in column order within a row: the column,
+    column: Vec<u32>,
+    /// the Erdős–Rényi uniform,
     uniform: Vec<f64>,
-    /// `10^|x|` of each pair's normal draw.
+    /// and `10^|x|` of the normal draw.
     magnitude: Vec<f64>,
+    /// Per row, its kept pairs by uniform (ties by column): offsets into the row.
+    by_uniform: Vec<u32>,
 }
 
 impl SeedDraws {
-    /// Draw for `seed` (notebook streams) a network of `n` neurons, `n_exc` excitatory.
-    pub fn draw(n: usize, n_exc: usize, seed: u64) -> Result<SeedDraws> {
+    /// Draw for `seed` (notebook streams) a network of `n` neurons, `n_exc`
+    /// excitatory, for connection probabilities up to `p_max`.
+    pub fn draw(n: usize, n_exc: usize, seed: u64, p_max: f64) -> Result<SeedDraws> {
         notebook_seed(seed)?;
-        let pairs = n * n - n_exc * n_exc;
         let mut d = SeedDraws {
             n,
             n_exc,
-            uniform: Vec::with_capacity(pairs),
-            magnitude: Vec::with_capacity(pairs),
+            p_max,
+            rows: vec![0],
+            column: Vec::new(),
+            uniform: Vec::new(),
+            magnitude: Vec::new(),
+            by_uniform: Vec::new(),
         };
         let mut er = PyRandom::new(seed as i128);
         let mut normal = NumpyNormals::new(seed as i128)?;
@@ -163,22 +181,37 @@ impl SeedDraws {
                 normal.skip(n_exc);
                 first = n_exc;
             }
+            let start = d.column.len();
             for v in first..n {
-                d.uniform.push(if u == v { f64::NAN } else { er.random() });
-                d.magnitude.push(10f64.powf(normal.normal(1.0, 0.2).abs()));
+                let x = if u == v { f64::NAN } else { er.random() };
+                // Only the pairs some point can use pay for their normal.
+                if u != v && (p_max >= 1.0 || x < p_max) {
+                    d.column.push(v as u32);
+                    d.uniform.push(x);
+                    d.magnitude.push(10f64.powf(normal.normal(1.0, 0.2).abs()));
+                } else {
+                    normal.skip_gauss();
+                }
             }
+            let mut order: Vec<u32> = (0..(d.column.len() - start) as u32).collect();
+            // Stable: equal uniforms keep column order.
+            order.sort_by(|&a, &b| d.uniform[start + a as usize].total_cmp(&d.uniform[start + b as usize]));
+            d.by_uniform.extend(order);
+            d.rows.push(d.column.len());
         }
         Ok(d)
     }
 
     /// Bytes held (for callers that keep many).
     pub fn bytes(&self) -> usize {
-        (self.uniform.len() + self.magnitude.len()) * std::mem::size_of::<f64>()
+        self.column.len() * (4 + 8 + 8 + 4) + self.rows.len() * 8
     }
 }
 
 /// The random part of an observed network in notebook mode from `draws`:
-/// the same as [`random_parts`] for the seed drawn.
+/// the same as [`random_parts`] for the seed drawn. Each row is read twice:
+/// in column order for the sums the notebook takes (balance), and in the
+/// order of its uniforms for storage, up to the first that is not an edge.
 pub fn random_parts_from(spec: &NetworkSpec, draws: &SeedDraws) -> Result<RandomParts> {
     spec.validate()?;
     if spec.kind != NetworkKind::Observed || spec.rng != RngMode::Notebook {
@@ -186,33 +219,86 @@ pub fn random_parts_from(spec: &NetworkSpec, draws: &SeedDraws) -> Result<Random
     }
     let (n, n_exc) = (draws.n, draws.n_exc);
     let p = spec.connectivity_proba;
-    let mut rows = Csr {
-        n_rows: n,
+    if p > draws.p_max && (p < 1.0 || draws.p_max < 1.0) {
+        bail!(
+            "network.connectivity_proba = {p}: the drawing kept pairs up to {} only",
+            draws.p_max
+        );
+    }
+    // As ErStream: p outside (0, 1) decides without a draw, and the
+    // uniforms order the rows only when they were drawn.
+    let drawn = p > 0.0 && p < 1.0;
+    let edge = |k: usize| p > 0.0 && (p >= 1.0 || draws.uniform[k] < p);
+    let block = |rows: usize| Csr {
+        n_rows: rows,
         n_cols: n,
         indptr: vec![0],
         ..Default::default()
     };
-    // As ErStream: the uniforms order the rows only when they were drawn.
-    let drawn = p > 0.0 && p < 1.0;
-    let mut keys = Vec::new();
-    let mut k = 0;
+    let (mut exc_inh, mut inh_rows) = (block(n_exc), block(n - n_exc));
+    let mut exc_inh_sums = Vec::with_capacity(n_exc);
+    let (mut exc, mut inh) = (Vec::new(), Vec::new());
     for u in 0..n {
-        let first = if u < n_exc { n_exc } else { 0 };
-        for v in first..n {
-            // ErStream::edge: no self-loops; p outside (0, 1) decides without a draw.
-            let edge = u != v && p > 0.0 && (p >= 1.0 || draws.uniform[k] < p);
-            if edge {
-                rows.indices.push(v as u32);
-                rows.values.push(spec.g * draws.magnitude[k]);
-                if drawn {
-                    keys.push(draws.uniform[k]);
-                }
+        let row = draws.rows[u]..draws.rows[u + 1];
+        // Dale's law: inhibitory columns are negative.
+        let value = |k: usize| {
+            let x = spec.g * draws.magnitude[k];
+            if draws.column[k] as usize >= n_exc {
+                -x
+            } else {
+                x
             }
-            k += 1;
+        };
+        // The notebook's sums, in column order.
+        exc.clear();
+        inh.clear();
+        for k in row.clone().filter(|&k| edge(k)) {
+            if (draws.column[k] as usize) < n_exc {
+                exc.push(value(k));
+            } else {
+                inh.push(value(k));
+            }
         }
-        rows.indptr.push(rows.values.len());
+        let (out, scale) = if u < n_exc {
+            exc_inh_sums.push(np_sum(&inh));
+            (&mut exc_inh, 1.0)
+        } else if spec.balance {
+            let f = balance_factor(np_sum(&exc), np_sum(&inh), spec.inh_exc_balance);
+            (&mut inh_rows, f)
+        } else {
+            (&mut inh_rows, 1.0)
+        };
+        let mut push = |k: usize| {
+            let j = draws.column[k];
+            out.indices.push(j);
+            // Only inhibitory inputs of inhibitory rows are balanced.
+            out.values.push(if u >= n_exc && spec.balance && j as usize >= n_exc {
+                value(k) * scale
+            } else {
+                value(k)
+            });
+        };
+        if drawn {
+            for &o in &draws.by_uniform[row.clone()] {
+                let k = row.start + o as usize;
+                if !edge(k) {
+                    break;
+                }
+                push(k);
+            }
+        } else {
+            row.filter(|&k| edge(k)).for_each(&mut push);
+        }
+        out.indptr.push(out.values.len());
     }
-    Ok(finish_random_parts(spec, rows, drawn.then_some(keys), n, n_exc))
+    Ok(RandomParts {
+        n,
+        n_exc,
+        exc_inh: Arc::new(exc_inh),
+        exc_inh_sums: Arc::new(exc_inh_sums),
+        inh_rows: Arc::new(inh_rows),
+        ee: None,
+    })
 }
 
 /// Dale's law, the split into blocks, the inhibitory rows' balance (all in
