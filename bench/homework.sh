@@ -20,10 +20,11 @@
 #          (default 3), the median reported;
 #        - with figures and the HTML report, once;
 #        - with --threads 1 (simulation + tables), once.
-#      Synaptic updates/s come from ratenet's own summary line (non-zeros of W
+#      Synaptic updates/s come from ratenet's own summary lines (non-zeros of W
 #      × steps actually simulated, over its in-process elapsed time, which
-#      excludes figures), aggregated over the three processes; "per core" is
-#      the rate divided by the threads used.
+#      excludes figures), aggregated over the three processes of the median
+#      repetition (one separate run would be hostage to this machine's
+#      noise); "per core" is the rate divided by the threads used.
 #   3. ΔT equality: every run's delta_t in ratenet's results.csv against the
 #      oracle's, matched on (exercise, condition, seed, connectivity_proba),
 #      to 1e-9 (both "never returned" counts as equal).
@@ -190,21 +191,21 @@ rn_rate() {
 }
 
 say "ratenet, simulation + tables (output.figures=false), $REPEAT times"
-NOFIG=()   # "sum ex1 ex2 ex3" per repetition
+NOFIG=()   # "sum repetition ex1 ex2 ex3" per repetition
 for i in $(seq "$REPEAT"); do
-  rn_suite "nofig$i" --set output.figures=false --quiet
-  NOFIG+=("$RN_SUM ${RN_TIMES[*]}")
+  # Not --quiet: the summary lines give the updates/s (below).
+  rn_suite "nofig$i" --set output.figures=false
+  NOFIG+=("$RN_SUM $i ${RN_TIMES[*]}")
 done
-read -r RN_NOFIG a b c < <(printf '%s\n' "${NOFIG[@]}" | sort -g | sed -n "$(( (REPEAT + 1) / 2 ))p")  # median
+read -r RN_NOFIG MEDIAN a b c < <(printf '%s\n' "${NOFIG[@]}" | sort -g | sed -n "$(( (REPEAT + 1) / 2 ))p")  # median
 RN_NOFIG_EACH="$a + $b + $c"
 
 say "ratenet, with figures and report"
 rn_suite fig --quiet
 RN_FIG=$RN_SUM; RN_FIG_EACH="${RN_TIMES[0]} + ${RN_TIMES[1]} + ${RN_TIMES[2]}"
 
-say "ratenet, summary lines for updates/s (not --quiet), default threads ($NPROC) and --threads 1"
-rn_suite rate --set output.figures=false
-RATE_ALL=$(rn_rate rate)
+say "ratenet, --threads 1 (simulation + tables)"
+RATE_ALL=$(rn_rate "nofig$MEDIAN")
 rn_suite t1 --set output.figures=false --threads 1
 RN_T1=$RN_SUM
 RATE_1=$(rn_rate t1)
@@ -307,7 +308,7 @@ cat <<EOF
 | One run (observed, seed 0) | \`ratenet simulate\` $RN_ONE s (whole process, data loading included) vs notebook $NB_SEED0 s (simulation only) — $(x "$NB_SEED0" "$RN_ONE") |
 $LARGE_ROW
 
-Notebook times: wall time of \`python notebook_model.py\` per exercise, Python start-up and data loading included, with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset. ratenet times: wall time of \`ratenet run examples/exN_*.toml\`, everything included. The notebook always simulates 5000 steps; ratenet (compat = "notebook") stops a run once ΔT is known, with the same ΔT. Updates/s: non-zeros of W × steps simulated / ratenet's in-process time, from its summary line.
+Notebook times: wall time of \`python notebook_model.py\` per exercise, Python start-up and data loading included, with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset. ratenet times: wall time of \`ratenet run examples/exN_*.toml\`, everything included. The notebook always simulates 5000 steps; ratenet (compat = "notebook") stops a run once ΔT is known, with the same ΔT. Updates/s: non-zeros of W × steps simulated / ratenet's in-process time, from its summary lines in the median repetition.
 EOF
 [[ -n $NB_SET_NOTE ]] && echo "$NB_SET_NOTE"
 exit 0
