@@ -193,10 +193,11 @@ impl SeedDraws {
                     normal.skip_gauss();
                 }
             }
-            let mut order: Vec<u32> = (0..(d.column.len() - start) as u32).collect();
+            let at = d.by_uniform.len();
+            d.by_uniform.extend(0..(d.column.len() - start) as u32);
             // Stable: equal uniforms keep column order.
-            order.sort_by(|&a, &b| d.uniform[start + a as usize].total_cmp(&d.uniform[start + b as usize]));
-            d.by_uniform.extend(order);
+            let uniform = &d.uniform[start..];
+            d.by_uniform[at..].sort_by(|&a, &b| uniform[a as usize].total_cmp(&uniform[b as usize]));
             d.rows.push(d.column.len());
         }
         Ok(d)
