@@ -220,21 +220,23 @@ pub fn run_json(
     nnz_ee: Option<u64>,
     r: &Response,
 ) -> serde_json::Value {
-    json!({
-        "condition": condition,
-        "seed": seed,
-        "delta_t": r.delta_t.map(num),
-        "t_return": r.t_return.map(num),
-        "returned": r.returned,
-        "diverged": r.diverged,
-        "t_end": num(r.t_end),
-        "n_neurons": n,
-        "n_exc": n_exc,
-        "reciprocal": recip,
-        "nnz_ee": nnz_ee,
-        "peak_exc_mean": num(r.peak_exc_mean),
-        "final_exc_mean": num(r.final_exc_mean),
-    })
+    let mut o = serde_json::Map::new();
+    o.insert("condition".into(), json!(condition));
+    o.insert("seed".into(), json!(seed));
+    // Every metric column, under its table name (null where missing).
+    for (name, v) in &r.metrics {
+        let v = match v {
+            ratenet::sim::Value::Null => serde_json::Value::Null,
+            ratenet::sim::Value::Bool(b) => json!(b),
+            ratenet::sim::Value::Float(x) => num(*x),
+        };
+        o.insert(name.to_string(), v);
+    }
+    o.insert("n_neurons".into(), json!(n));
+    o.insert("n_exc".into(), json!(n_exc));
+    o.insert("reciprocal".into(), json!(recip));
+    o.insert("nnz_ee".into(), json!(nnz_ee));
+    serde_json::Value::Object(o)
 }
 
 fn simulate(args: &SpecArgs, seed: u64, condition: Option<&str>, trace: Option<&Path>) -> Result<()> {

@@ -232,9 +232,9 @@ fn draw_figures(
         .map(|r| plot::RunPoint {
             condition: r.condition.clone(),
             x: r.params.first().copied(),
-            delta_t: r.delta_t,
-            returned: r.returned,
-            diverged: r.diverged,
+            delta_t: r.delta_t(),
+            returned: r.returned(),
+            diverged: r.diverged(),
         })
         .collect();
     // Each figure is an independent job (title, caption, draw); they run in

@@ -132,13 +132,16 @@ fn assert_names(line: &str, culprits: &[&str]) {
 // ---------------------------------------------------------------------------
 // simulate
 
-const RUN_KEYS: [&str; 13] = [
+const RUN_KEYS: [&str; 16] = [
     "condition",
     "seed",
     "delta_t",
     "t_return",
     "returned",
     "diverged",
+    "decay_tau",
+    "decay_r2",
+    "complete",
     "t_end",
     "n_neurons",
     "n_exc",
@@ -172,6 +175,8 @@ fn simulate_prints_one_json_line_with_the_documented_keys() {
         "ΔT = T − end of stimulus: {v}"
     );
     assert!(v["peak_exc_mean"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["complete"], true);
+    assert!(v["decay_tau"].as_f64().unwrap() > 0.0, "{v}");
 }
 
 #[test]

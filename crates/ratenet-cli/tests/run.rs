@@ -18,7 +18,7 @@ const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 const TABLES: [&str; 4] = ["results.csv", "results.parquet", "summary.csv", "stats.csv"];
 
 const RESULT_HEADER: &str =
-    "delta_t,t_return,returned,diverged,t_end,peak_exc_mean,final_exc_mean,reciprocal,nnz_ee,n_neurons,n_exc";
+    "delta_t,t_return,returned,diverged,decay_tau,decay_r2,complete,t_end,peak_exc_mean,final_exc_mean,reciprocal,nnz_ee,n_neurons,n_exc";
 
 fn synapses() -> PathBuf {
     Path::new(SHARED).join("data/microns_1300/synapses_synthetic_1300.feather")
@@ -705,7 +705,7 @@ fn every_output_file_exists_and_parses() {
     let (sh, srows) = csv_table(&dir.join("summary.csv"));
     assert_eq!(
         sh.join(","),
-        "network.connectivity_proba,condition,n,n_returned,n_diverged,delta_t_mean,delta_t_sd,delta_t_median,delta_t_min,delta_t_max,reciprocal_mean,reciprocal_sd"
+        "network.connectivity_proba,condition,n,n_returned,n_not_returned,n_diverged,delta_t_mean,delta_t_sd,delta_t_median,delta_t_min,delta_t_max,decay_tau_mean,decay_tau_sd,decay_r2_mean,decay_r2_sd,reciprocal_mean,reciprocal_sd"
     );
     assert_eq!(srows.len(), 6);
     for s in &srows {
@@ -733,7 +733,7 @@ fn every_output_file_exists_and_parses() {
     let (th, trows) = csv_table(&dir.join("stats.csv"));
     assert_eq!(
         th.join(","),
-        "network.connectivity_proba,condition,reference,n,n_reference,n_not_returned,n_reference_not_returned,mean_diff,ci_low,ci_high,mann_whitney_u,p_value,cliffs_delta,cohens_d"
+        "network.connectivity_proba,condition,reference,n,n_reference,n_returned,n_not_returned,n_diverged,n_reference_returned,n_reference_not_returned,n_reference_diverged,mean_diff,ci_low,ci_high,mann_whitney_u,p_value,cliffs_delta,cohens_d"
     );
     let keys: Vec<(&str, &str, &str)> = trows
         .iter()
@@ -751,16 +751,16 @@ fn every_output_file_exists_and_parses() {
     // No returned reference runs at 0.15: empty statistics.
     for r in &trows[..2] {
         assert_eq!(col(&th, r, "n_reference"), "0");
-        assert!(r[7..].iter().all(String::is_empty), "{r:?}");
+        assert!(r[11..].iter().all(String::is_empty), "{r:?}");
     }
     for r in &trows[2..] {
         let (d, lo, hi) = (
-            cell_f64(&r[7]).unwrap(),
-            cell_f64(&r[8]).unwrap(),
-            cell_f64(&r[9]).unwrap(),
+            cell_f64(col(&th, r, "mean_diff")).unwrap(),
+            cell_f64(col(&th, r, "ci_low")).unwrap(),
+            cell_f64(col(&th, r, "ci_high")).unwrap(),
         );
         assert!(d < 0.0 && lo <= d && d <= hi, "{r:?}");
-        assert!(r[7..].iter().all(|c| cell_f64(c).is_some()), "{r:?}");
+        assert!(r[11..].iter().all(|c| cell_f64(c).is_some()), "{r:?}");
     }
 
     // figures: PNG and SVG of each.

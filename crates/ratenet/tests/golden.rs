@@ -103,7 +103,7 @@ fn check_runs(file: &str, spec: &Spec, full_length: bool) {
                     .unwrap();
             }
             if full_length {
-                s.simulation.stop_early = false;
+                s.simulation.stop_early = ratenet::sim::StopEarly::Never;
             }
             let name = r["condition"].as_str().unwrap();
             let cond = if spec.needs_data() {

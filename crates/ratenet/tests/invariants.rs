@@ -602,7 +602,7 @@ fn results_do_not_depend_on_tracing() {
     for mode in MODES {
         cases.push((with_rng(observed.clone(), mode), Some(connectome())));
         let mut full = with_rng(observed.clone(), mode);
-        full.simulation.stop_early = false;
+        full.simulation.stop_early = ratenet::sim::StopEarly::Never;
         cases.push((full, Some(connectome())));
         let text = "[network]\nkind = \"random\"\nn_neurons = 200\n";
         cases.push((with_rng(Spec::parse(text).unwrap(), mode), None));
@@ -683,7 +683,7 @@ fn a_settled_run_stops_with_the_result_of_the_full_run() {
         let mut spec = Spec::parse(&spec).unwrap();
         let cond = spec.conditions[0].clone();
         let (_, early) = experiment::simulate_run(&spec, None, &cond, 3, &Record::default()).unwrap();
-        spec.simulation.stop_early = false;
+        spec.simulation.stop_early = ratenet::sim::StopEarly::Never;
         let (_, full) = experiment::simulate_run(&spec, None, &cond, 3, &Record::default()).unwrap();
         assert!(
             !full.returned && !full.diverged,

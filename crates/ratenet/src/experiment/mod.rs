@@ -79,14 +79,53 @@ pub fn simulate_run(
     let resp = match spec.kernel {
         KernelChoice::Auto => {
             let mut v = sim::batch::simulate_batch(&[&parts], &schedule, &spec.simulation, &spec.metric, record);
+            add_network_metrics(spec, &[&parts], &mut v);
             v.pop().ok_or_else(|| crate::err!("simulation produced no result"))?
         }
         choice => {
             let kernel = Kernel::new(&net, choice);
-            sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, record)
+            let mut r = sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, record);
+            r.add_network_metrics(&spec.metric, net.n, &net.dense(), spec.simulation.tau);
+            r
         }
     };
     Ok((net, resp))
+}
+
+/// Fill in the network metrics that `spec` asks for (the spectrum) from
+/// each run's W, computed once per distinct W (runs whose parts are the
+/// same blocks share it).
+pub fn add_network_metrics(spec: &Spec, parts: &[&network::build::Parts], responses: &mut [Response]) {
+    if sim::observe::network_metrics(&spec.metric).is_empty() {
+        return;
+    }
+    let same = |a: &network::build::Parts, b: &network::build::Parts| {
+        std::sync::Arc::ptr_eq(&a.ee, &b.ee)
+            && std::sync::Arc::ptr_eq(&a.exc_inh, &b.exc_inh)
+            && std::sync::Arc::ptr_eq(&a.exc_factor, &b.exc_factor)
+            && std::sync::Arc::ptr_eq(&a.inh_rows, &b.inh_rows)
+    };
+    for i in 0..parts.len().min(responses.len()) {
+        match (0..i).find(|&j| same(parts[i], parts[j])) {
+            Some(j) => {
+                let cells: Vec<(&'static str, sim::Value)> = sim::observe::network_metrics(&spec.metric)
+                    .iter()
+                    .flat_map(|m| {
+                        m.columns()
+                            .iter()
+                            .map(|c| (c.name, responses[j].get(c.name).unwrap_or(sim::Value::Null)))
+                    })
+                    .collect();
+                for (c, v) in cells {
+                    responses[i].set(c, v);
+                }
+            }
+            None => {
+                let net = parts[i].network();
+                responses[i].add_network_metrics(&spec.metric, net.n, &net.dense(), spec.simulation.tau);
+            }
+        }
+    }
 }
 
 /// Simulate the runs of several conditions for one seed together, as the
@@ -118,13 +157,9 @@ pub fn simulate_conditions(
         .collect::<Result<Vec<_>>>()?;
     let schedule = Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory)?;
     let lanes: Vec<&network::build::Parts> = parts.iter().collect();
-    Ok(sim::batch::simulate_batch(
-        &lanes,
-        &schedule,
-        &spec.simulation,
-        &spec.metric,
-        record,
-    ))
+    let mut responses = sim::batch::simulate_batch(&lanes, &schedule, &spec.simulation, &spec.metric, record);
+    add_network_metrics(spec, &lanes, &mut responses);
+    Ok(responses)
 }
 
 pub mod plan;

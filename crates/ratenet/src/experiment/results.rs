@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::stats;
 use crate::experiment::plan::{Plan, Shard};
 use crate::experiment::Spec;
-use crate::sim::Response;
+use crate::sim::observe::{self, Column, ColumnKind};
+use crate::sim::{Response, Value};
 use crate::{bail, err, Result};
 
 /// One run's outcome, as stored in the journal and the results table.
@@ -28,20 +29,8 @@ pub struct Row {
     pub seed: u64,
     /// Values of the swept keys.
     pub params: Vec<f64>,
-    /// ΔT (s), if the run returned.
-    pub delta_t: Option<f64>,
-    /// Time of return (s).
-    pub t_return: Option<f64>,
-    /// Whether activity returned to baseline.
-    pub returned: bool,
-    /// Whether the run diverged.
-    pub diverged: bool,
-    /// Last simulated time (s).
-    pub t_end: Option<f64>,
-    /// Largest excitatory mean (None if not finite).
-    pub peak_exc_mean: Option<f64>,
-    /// Excitatory mean at t_end (None if not finite).
-    pub final_exc_mean: Option<f64>,
+    /// The metric columns (see [`crate::sim::observe`]), by name.
+    pub values: BTreeMap<String, Value>,
     /// Reciprocal ordered pairs of the E–E matrix after null models.
     pub reciprocal: Option<u64>,
     /// Non-zeros of the E–E matrix after null models.
@@ -54,10 +43,6 @@ pub struct Row {
     pub steps: u64,
     /// Non-zero weights of W (for performance accounting; not in the tables).
     pub nnz: u64,
-}
-
-fn finite(x: f64) -> Option<f64> {
-    x.is_finite().then_some(x)
 }
 
 impl Row {
@@ -80,13 +65,7 @@ impl Row {
             condition: condition.to_string(),
             seed,
             params: params.to_vec(),
-            delta_t: r.delta_t.and_then(finite),
-            t_return: r.t_return.and_then(finite),
-            returned: r.returned,
-            diverged: r.diverged,
-            t_end: finite(r.t_end),
-            peak_exc_mean: finite(r.peak_exc_mean),
-            final_exc_mean: finite(r.final_exc_mean),
+            values: r.metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             reciprocal,
             nnz_ee,
             n_neurons,
@@ -94,6 +73,31 @@ impl Row {
             steps: r.steps_simulated as u64,
             nnz: nnz as u64,
         }
+    }
+
+    /// A metric column's value (null when absent).
+    pub fn get(&self, column: &str) -> Value {
+        self.values.get(column).copied().unwrap_or(Value::Null)
+    }
+
+    /// ΔT (s), if the run returned.
+    pub fn delta_t(&self) -> Option<f64> {
+        self.get("delta_t").as_f64()
+    }
+
+    /// Whether the run returned.
+    pub fn returned(&self) -> bool {
+        self.get("returned").as_bool()
+    }
+
+    /// Whether the run diverged.
+    pub fn diverged(&self) -> bool {
+        self.get("diverged").as_bool()
+    }
+
+    /// ΔT where the statistics use it: returned and not diverged.
+    pub fn delta_t_for_stats(&self) -> Option<f64> {
+        self.delta_t().filter(|_| self.returned() && !self.diverged())
     }
 }
 
@@ -283,6 +287,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub struct Results {
     /// Swept keys.
     pub keys: Vec<String>,
+    /// The metric columns, in table order.
+    pub columns: Vec<Column>,
     /// Condition names in file order (the first is the reference).
     pub conditions: Vec<String>,
     /// Sweep points (values per key).
@@ -310,6 +316,7 @@ impl Results {
         }
         Ok(Results {
             keys: plan.keys.clone(),
+            columns: observe::columns(&spec.metric),
             conditions: spec.conditions.iter().map(|c| c.name.clone()).collect(),
             points: plan.points.iter().map(|p| p.values.clone()).collect(),
             rows: rows.into_values().collect(),
@@ -324,22 +331,34 @@ impl Results {
             .collect()
     }
 
+    /// The cell text of a metric value.
+    fn cell(v: Value) -> String {
+        match v {
+            Value::Null => String::new(),
+            Value::Bool(b) => b.to_string(),
+            Value::Float(x) => fmt_float(x),
+        }
+    }
+
+    /// The header of `results.csv`: condition, seed, the swept keys, the
+    /// metric columns, then the network's counts.
+    pub fn results_header(&self) -> Vec<String> {
+        let mut head = vec!["condition".to_string(), "seed".to_string()];
+        head.extend(self.keys.iter().cloned());
+        head.extend(self.columns.iter().map(|c| c.name.to_string()));
+        head.extend(NETWORK_COLUMNS.iter().map(|s| s.to_string()));
+        head
+    }
+
     /// `results.csv`.
     pub fn results_csv(&self) -> String {
-        let mut head = vec!["condition".to_string(), "seed".to_string()];
-        head.extend(header(&self.keys, &RESULT_COLUMNS));
+        let head = self.results_header();
         let mut rows = Vec::with_capacity(self.rows.len());
         for r in &self.rows {
             let mut rec = vec![r.condition.clone(), r.seed.to_string()];
             rec.extend(r.params.iter().map(|&v| fmt_float(v)));
+            rec.extend(self.columns.iter().map(|c| Self::cell(r.get(c.name))));
             rec.extend([
-                opt(r.delta_t),
-                opt(r.t_return),
-                r.returned.to_string(),
-                r.diverged.to_string(),
-                opt(r.t_end),
-                opt(r.peak_exc_mean),
-                opt(r.final_exc_mean),
                 opt_u(r.reciprocal),
                 opt_u(r.nnz_ee),
                 r.n_neurons.to_string(),
@@ -350,53 +369,76 @@ impl Results {
         csv_table(head, rows)
     }
 
-    /// `summary.csv`: per point × condition.
+    /// Float metric columns summarised per group (besides ΔT).
+    fn summarised(&self) -> Vec<&'static str> {
+        self.columns
+            .iter()
+            .filter(|c| c.kind == ColumnKind::Float && SUMMARISED.contains(&c.name))
+            .map(|c| c.name)
+            .collect()
+    }
+
+    /// `summary.csv`: per point × condition. ΔT statistics use the runs
+    /// that returned and did not diverge.
     pub fn summary_csv(&self) -> String {
-        let head = header(
-            &self.keys,
-            &[
-                "condition",
-                "n",
-                "n_returned",
-                "n_diverged",
-                "delta_t_mean",
-                "delta_t_sd",
-                "delta_t_median",
-                "delta_t_min",
-                "delta_t_max",
-                "reciprocal_mean",
-                "reciprocal_sd",
-            ],
-        );
+        let mut cols: Vec<String> = [
+            "condition",
+            "n",
+            "n_returned",
+            "n_not_returned",
+            "n_diverged",
+            "delta_t_mean",
+            "delta_t_sd",
+            "delta_t_median",
+            "delta_t_min",
+            "delta_t_max",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let extra = self.summarised();
+        for c in &extra {
+            cols.push(format!("{c}_mean"));
+            cols.push(format!("{c}_sd"));
+        }
+        cols.extend(["reciprocal_mean".to_string(), "reciprocal_sd".to_string()]);
+        let head: Vec<String> = self.keys.iter().cloned().chain(cols).collect();
         let mut rows = Vec::new();
         for p in &self.points {
             for c in &self.conditions {
                 let g = self.group(p, c);
-                let dt: Vec<f64> = g.iter().filter_map(|r| r.delta_t).collect();
+                let dt: Vec<f64> = g.iter().filter_map(|r| r.delta_t_for_stats()).collect();
                 let rc: Vec<f64> = g.iter().filter_map(|r| r.reciprocal.map(|x| x as f64)).collect();
                 let d = stats::describe(&dt);
                 let rd = stats::describe(&rc);
                 let mut rec: Vec<String> = p.iter().map(|&v| fmt_float(v)).collect();
+                let returned = g.iter().filter(|r| r.returned()).count();
                 rec.extend([
                     c.clone(),
                     g.len().to_string(),
-                    g.iter().filter(|r| r.returned).count().to_string(),
-                    g.iter().filter(|r| r.diverged).count().to_string(),
+                    returned.to_string(),
+                    (g.len() - returned).to_string(),
+                    g.iter().filter(|r| r.diverged()).count().to_string(),
                     opt(d.mean),
                     opt(d.sd),
                     opt(d.median),
                     opt(d.min),
                     opt(d.max),
-                    opt(rd.mean),
-                    opt(rd.sd),
                 ]);
+                for col in &extra {
+                    let v: Vec<f64> = g.iter().filter_map(|r| r.get(col).as_f64()).collect();
+                    let s = stats::describe(&v);
+                    rec.extend([opt(s.mean), opt(s.sd)]);
+                }
+                rec.extend([opt(rd.mean), opt(rd.sd)]);
                 rows.push(rec);
             }
         }
         csv_table(head, rows)
     }
 
-    /// `stats.csv`: each condition against the first at each point, over runs that returned.
+    /// `stats.csv`: each condition against the first at each point, over
+    /// runs that returned and did not diverge.
     pub fn stats_csv(&self) -> String {
         let head = header(
             &self.keys,
@@ -405,8 +447,12 @@ impl Results {
                 "reference",
                 "n",
                 "n_reference",
+                "n_returned",
                 "n_not_returned",
+                "n_diverged",
+                "n_reference_returned",
                 "n_reference_not_returned",
+                "n_reference_diverged",
                 "mean_diff",
                 "ci_low",
                 "ci_high",
@@ -420,21 +466,26 @@ impl Results {
         let Some(reference) = self.conditions.first() else {
             return csv_table(head, rows);
         };
+        let counts = |g: &[&Row]| {
+            let returned = g.iter().filter(|r| r.returned()).count();
+            [
+                returned.to_string(),
+                (g.len() - returned).to_string(),
+                g.iter().filter(|r| r.diverged()).count().to_string(),
+            ]
+        };
         for p in &self.points {
             let refs = self.group(p, reference);
-            let y: Vec<f64> = refs.iter().filter_map(|r| r.delta_t).collect();
+            let y: Vec<f64> = refs.iter().filter_map(|r| r.delta_t_for_stats()).collect();
             for c in &self.conditions[1..] {
                 let g = self.group(p, c);
-                let x: Vec<f64> = g.iter().filter_map(|r| r.delta_t).collect();
+                let x: Vec<f64> = g.iter().filter_map(|r| r.delta_t_for_stats()).collect();
                 let cmp = stats::compare(&x, &y, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED);
                 let mut rec: Vec<String> = p.iter().map(|&v| fmt_float(v)).collect();
+                rec.extend([c.clone(), reference.clone(), x.len().to_string(), y.len().to_string()]);
+                rec.extend(counts(&g));
+                rec.extend(counts(&refs));
                 rec.extend([
-                    c.clone(),
-                    reference.clone(),
-                    x.len().to_string(),
-                    y.len().to_string(),
-                    (g.len() - x.len()).to_string(),
-                    (refs.len() - y.len()).to_string(),
                     opt(cmp.mean_diff),
                     opt(cmp.ci_low),
                     opt(cmp.ci_high),
@@ -449,8 +500,8 @@ impl Results {
         csv_table(head, rows)
     }
 
-    /// `results.parquet`, with the same columns as `results.csv`.
-    pub fn results_parquet(&self) -> Result<Vec<u8>> {
+    /// The runs as an Arrow record batch, with the columns of `results.csv`.
+    pub fn runs_batch(&self) -> Result<arrow_array::RecordBatch> {
         use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array};
         let rows = &self.rows;
         let f = |g: &dyn Fn(&Row) -> Option<f64>| {
@@ -459,8 +510,6 @@ impl Results {
         let u = |g: &dyn Fn(&Row) -> Option<u64>| {
             Arc::new(UInt64Array::from(rows.iter().map(g).collect::<Vec<_>>())) as ArrayRef
         };
-        let b =
-            |g: &dyn Fn(&Row) -> bool| Arc::new(BooleanArray::from(rows.iter().map(g).collect::<Vec<_>>())) as ArrayRef;
         let mut cols: Vec<(String, ArrayRef)> = vec![
             (
                 "condition".into(),
@@ -473,20 +522,32 @@ impl Results {
         for (k, key) in self.keys.iter().enumerate() {
             cols.push((key.clone(), f(&|r| r.params.get(k).copied())));
         }
+        for c in &self.columns {
+            let a = match c.kind {
+                ColumnKind::Float => f(&|r| r.get(c.name).as_f64()),
+                ColumnKind::Bool => Arc::new(BooleanArray::from(
+                    rows.iter()
+                        .map(|r| match r.get(c.name) {
+                            Value::Bool(b) => Some(b),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                )) as ArrayRef,
+            };
+            cols.push((c.name.to_string(), a));
+        }
         cols.extend([
-            ("delta_t".to_string(), f(&|r| r.delta_t)),
-            ("t_return".into(), f(&|r| r.t_return)),
-            ("returned".into(), b(&|r| r.returned)),
-            ("diverged".into(), b(&|r| r.diverged)),
-            ("t_end".into(), f(&|r| r.t_end)),
-            ("peak_exc_mean".into(), f(&|r| r.peak_exc_mean)),
-            ("final_exc_mean".into(), f(&|r| r.final_exc_mean)),
-            ("reciprocal".into(), u(&|r| r.reciprocal)),
+            ("reciprocal".to_string(), u(&|r| r.reciprocal)),
             ("nnz_ee".into(), u(&|r| r.nnz_ee)),
             ("n_neurons".into(), u(&|r| Some(r.n_neurons as u64))),
             ("n_exc".into(), u(&|r| Some(r.n_exc as u64))),
         ]);
-        let batch = RecordBatch::try_from_iter(cols).map_err(|e| err!("results.parquet: {e}"))?;
+        RecordBatch::try_from_iter(cols).map_err(|e| err!("results: {e}"))
+    }
+
+    /// `results.parquet`, with the same columns as `results.csv`.
+    pub fn results_parquet(&self) -> Result<Vec<u8>> {
+        let batch = self.runs_batch()?;
         let mut buf = Vec::new();
         let mut writer = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None)
             .map_err(|e| err!("results.parquet: {e}"))?;
@@ -522,20 +583,11 @@ fn header(keys: &[String], columns: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Result columns after condition, seed and the swept keys.
-pub const RESULT_COLUMNS: [&str; 11] = [
-    "delta_t",
-    "t_return",
-    "returned",
-    "diverged",
-    "t_end",
-    "peak_exc_mean",
-    "final_exc_mean",
-    "reciprocal",
-    "nnz_ee",
-    "n_neurons",
-    "n_exc",
-];
+/// The network's counts, after the metric columns of `results.csv`.
+pub const NETWORK_COLUMNS: [&str; 4] = ["reciprocal", "nnz_ee", "n_neurons", "n_exc"];
+
+/// Float metric columns that `summary.csv` gives a mean and sd of.
+pub const SUMMARISED: [&str; 4] = ["decay_tau", "decay_r2", "lambda_max", "decay_predicted"];
 
 #[cfg(test)]
 mod tests {
@@ -556,18 +608,32 @@ mod tests {
         diverged: bool,
         reciprocal: Option<u64>,
     ) -> Row {
+        let f = |x: Option<f64>| x.map_or(Value::Null, Value::Float);
+        let values = [
+            ("delta_t", f(delta_t)),
+            ("t_return", f(delta_t.map(|_| 30.0))),
+            ("returned", Value::Bool(delta_t.is_some())),
+            ("diverged", Value::Bool(diverged)),
+            ("decay_tau", f(delta_t.map(|_| 2.5))),
+            ("decay_r2", f(delta_t.map(|_| 0.99))),
+            ("complete", Value::Bool(true)),
+            ("t_end", Value::Float(if delta_t.is_some() { 30.0 } else { 50.0 })),
+            ("peak_exc_mean", Value::Float(100.0)),
+            (
+                "final_exc_mean",
+                if diverged {
+                    Value::Null
+                } else {
+                    Value::Float(1.3650717354014372e-5)
+                },
+            ),
+        ];
         Row {
             index,
             condition: condition.into(),
             seed: index as u64,
             params: vec![g],
-            delta_t,
-            t_return: delta_t.map(|_| 30.0),
-            returned: delta_t.is_some(),
-            diverged,
-            t_end: Some(if delta_t.is_some() { 30.0 } else { 50.0 }),
-            peak_exc_mean: Some(100.0),
-            final_exc_mean: if diverged { None } else { Some(1.3650717354014372e-5) },
+            values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             reciprocal,
             nnz_ee: reciprocal.map(|_| 7978),
             n_neurons: 444,
@@ -612,6 +678,7 @@ mod tests {
         }
         Results {
             keys: vec!["network.g".into()],
+            columns: observe::columns(&crate::sim::MetricSpec::notebook()),
             conditions: vec!["observed".into(), "shuffled".into()],
             points: vec![vec![1.0], vec![2.0], vec![3.0]],
             rows,
@@ -655,7 +722,7 @@ mod tests {
         let (head, rows) = table(&results().summary_csv());
         assert_eq!(
             head.join(","),
-            "network.g,condition,n,n_returned,n_diverged,delta_t_mean,delta_t_sd,delta_t_median,delta_t_min,delta_t_max,reciprocal_mean,reciprocal_sd"
+            "network.g,condition,n,n_returned,n_not_returned,n_diverged,delta_t_mean,delta_t_sd,delta_t_median,delta_t_min,delta_t_max,decay_tau_mean,decay_tau_sd,decay_r2_mean,decay_r2_sd,reciprocal_mean,reciprocal_sd"
         );
         let keys: Vec<(&str, &str)> = rows.iter().map(|r| (r[0].as_str(), r[1].as_str())).collect();
         assert_eq!(
@@ -669,24 +736,57 @@ mod tests {
                 ("3", "shuffled")
             ]
         );
+        let cols = [
+            "n",
+            "n_returned",
+            "n_not_returned",
+            "n_diverged",
+            "delta_t_mean",
+            "delta_t_sd",
+            "delta_t_median",
+            "delta_t_min",
+            "delta_t_max",
+            "reciprocal_mean",
+            "reciprocal_sd",
+        ];
         #[rustfmt::skip]
-        let want: [[Option<f64>; 10]; 6] = [
-            // n, n_returned, n_diverged, mean, sd, median, min, max, reciprocal mean, sd
-            [Some(5.0), Some(4.0), Some(0.0), Some(15.98), Some(0.8660254037844392), Some(15.71), Some(15.29), Some(17.21), Some(654.0), Some(0.0)],
-            [Some(5.0), Some(4.0), Some(1.0), Some(12.59), Some(0.6709197666884864), Some(12.47), Some(11.91), Some(13.51), Some(471.2), Some(15.270887335056859)],
-            [Some(4.0), Some(4.0), Some(0.0), Some(3.25), Some(0.9574271077563381), Some(3.5), Some(2.0), Some(4.0), None, None],
-            [Some(5.0), Some(5.0), Some(0.0), Some(2.6), Some(1.5165750888103102), Some(2.0), Some(1.0), Some(5.0), None, None],
+        let want: [[Option<f64>; 11]; 6] = [
+            [Some(5.0), Some(4.0), Some(1.0), Some(0.0), Some(15.98), Some(0.8660254037844392), Some(15.71), Some(15.29), Some(17.21), Some(654.0), Some(0.0)],
+            [Some(5.0), Some(4.0), Some(1.0), Some(1.0), Some(12.59), Some(0.6709197666884864), Some(12.47), Some(11.91), Some(13.51), Some(471.2), Some(15.270887335056859)],
+            [Some(4.0), Some(4.0), Some(0.0), Some(0.0), Some(3.25), Some(0.9574271077563381), Some(3.5), Some(2.0), Some(4.0), None, None],
+            [Some(5.0), Some(5.0), Some(0.0), Some(0.0), Some(2.6), Some(1.5165750888103102), Some(2.0), Some(1.0), Some(5.0), None, None],
             // One returned run: no sd.
-            [Some(3.0), Some(1.0), Some(0.0), Some(14.0), None, Some(14.0), Some(14.0), Some(14.0), Some(600.0), Some(0.0)],
-            [Some(3.0), Some(3.0), Some(0.0), Some(12.0), Some(1.0), Some(12.0), Some(11.0), Some(13.0), Some(500.0), Some(0.0)],
+            [Some(3.0), Some(1.0), Some(2.0), Some(0.0), Some(14.0), None, Some(14.0), Some(14.0), Some(14.0), Some(600.0), Some(0.0)],
+            [Some(3.0), Some(3.0), Some(0.0), Some(0.0), Some(12.0), Some(1.0), Some(12.0), Some(11.0), Some(13.0), Some(500.0), Some(0.0)],
         ];
         for (row, w) in rows.iter().zip(&want) {
-            for (col, &v) in head[2..].iter().zip(w) {
+            for (col, &v) in cols.iter().zip(w) {
                 check(&head, row, col, v);
             }
+            // The decay fit's columns are summarised too.
+            check(&head, row, "decay_tau_mean", Some(2.5));
         }
         // Counts are written as integers.
-        assert_eq!(&rows[1][2..5], ["5", "4", "1"]);
+        assert_eq!(&rows[1][2..6], ["5", "4", "1", "1"]);
+    }
+
+    /// A run that returned and then diverged counts as returned and as
+    /// diverged, and its ΔT stays out of the statistics.
+    #[test]
+    fn diverged_runs_are_kept_apart() {
+        let mut r = results();
+        for row in r.rows.iter_mut().filter(|x| x.index == 0) {
+            row.values.insert("diverged".into(), Value::Bool(true));
+        }
+        let (head, rows) = table(&r.summary_csv());
+        check(&head, &rows[0], "n_returned", Some(4.0));
+        check(&head, &rows[0], "n_diverged", Some(1.0));
+        // ΔT of the three others: 15.95, 15.29, 17.21.
+        check(&head, &rows[0], "delta_t_mean", Some(16.15));
+        let (head, rows) = table(&r.stats_csv());
+        check(&head, &rows[0], "n_reference", Some(3.0));
+        check(&head, &rows[0], "n_reference_diverged", Some(1.0));
+        check(&head, &rows[0], "n_reference_returned", Some(4.0));
     }
 
     #[test]
@@ -694,7 +794,7 @@ mod tests {
         let (head, rows) = table(&results().stats_csv());
         assert_eq!(
             head.join(","),
-            "network.g,condition,reference,n,n_reference,n_not_returned,n_reference_not_returned,mean_diff,ci_low,ci_high,mann_whitney_u,p_value,cliffs_delta,cohens_d"
+            "network.g,condition,reference,n,n_reference,n_returned,n_not_returned,n_diverged,n_reference_returned,n_reference_not_returned,n_reference_diverged,mean_diff,ci_low,ci_high,mann_whitney_u,p_value,cliffs_delta,cohens_d"
         );
         assert_eq!(rows.len(), 3, "one row per point for the one non-reference condition");
         for (r, g) in rows.iter().zip(["1", "2", "3"]) {
@@ -705,7 +805,7 @@ mod tests {
         }
         // scipy: mannwhitneyu(x, y) -> U1 = 0, p = 0.03038282197657749; all x < all y.
         let r = &rows[0];
-        assert_eq!(&r[3..7], ["4", "4", "1", "1"]);
+        assert_eq!(&r[3..11], ["4", "4", "4", "1", "1", "4", "1", "0"]);
         check(&head, r, "mean_diff", Some(-3.3900000000000006));
         check(&head, r, "mann_whitney_u", Some(0.0));
         check(&head, r, "p_value", Some(0.03038282197657749));
@@ -722,7 +822,7 @@ mod tests {
 
         // Ties within and across samples: U1 = 6.5, p = 0.45088703102517036.
         let r = &rows[1];
-        assert_eq!(&r[3..7], ["5", "4", "0", "0"]);
+        assert_eq!(&r[3..11], ["5", "4", "5", "0", "0", "4", "0", "0"]);
         check(&head, r, "mean_diff", Some(-0.6499999999999999));
         check(&head, r, "mann_whitney_u", Some(6.5));
         check(&head, r, "p_value", Some(0.45088703102517036));
@@ -733,7 +833,7 @@ mod tests {
 
         // The reference has one returned run: every statistic is empty.
         let r = &rows[2];
-        assert_eq!(&r[3..7], ["3", "1", "0", "2"]);
+        assert_eq!(&r[3..11], ["3", "1", "3", "0", "0", "1", "2", "0"]);
         for c in [
             "mean_diff",
             "ci_low",
@@ -769,25 +869,25 @@ mod tests {
         let mut lines = text.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "condition,seed,network.g,delta_t,t_return,returned,diverged,t_end,peak_exc_mean,final_exc_mean,reciprocal,nnz_ee,n_neurons,n_exc"
+            "condition,seed,network.g,delta_t,t_return,returned,diverged,decay_tau,decay_r2,complete,t_end,peak_exc_mean,final_exc_mean,reciprocal,nnz_ee,n_neurons,n_exc"
         );
         assert_eq!(
             lines.next().unwrap(),
-            "observed,0,1,15.47,30,true,false,30,100,1.3650717354014372e-5,654,7978,444,378"
+            "observed,0,1,15.47,30,true,false,2.5,0.99,true,30,100,1.3650717354014372e-5,654,7978,444,378"
         );
         // Not returned and diverged: empty ΔT, t_return and final mean.
         assert_eq!(
             lines.nth(7).unwrap(),
-            "shuffled,8,1,,,false,true,50,100,,480,7978,444,378"
+            "shuffled,8,1,,,false,true,,,true,50,100,,480,7978,444,378"
         );
         assert_eq!(
             lines.next().unwrap(),
-            "shuffled,9,1,11.91,30,true,false,30,100,1.3650717354014372e-5,460,7978,444,378"
+            "shuffled,9,1,11.91,30,true,false,2.5,0.99,true,30,100,1.3650717354014372e-5,460,7978,444,378"
         );
         // No reciprocal counts: empty cells.
         assert_eq!(
             lines.next().unwrap(),
-            "observed,10,2,2,30,true,false,30,100,1.3650717354014372e-5,,,444,378"
+            "observed,10,2,2,30,true,false,2.5,0.99,true,30,100,1.3650717354014372e-5,,,444,378"
         );
         assert_eq!(text.lines().count(), 1 + results().rows.len());
     }

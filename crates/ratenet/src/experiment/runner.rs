@@ -377,7 +377,7 @@ pub fn run_batch_with(
         spec.network.r_inhibitory,
     )?;
     let lanes: Vec<&Parts> = parts.iter().collect();
-    let responses = batch::simulate_batch_helped(
+    let mut responses = batch::simulate_batch_helped(
         &lanes,
         &schedule,
         &spec.simulation,
@@ -385,6 +385,7 @@ pub fn run_batch_with(
         &Record::default(),
         idle,
     );
+    crate::experiment::add_network_metrics(spec, &lanes, &mut responses);
     Ok(runs
         .iter()
         .zip(&parts)

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::data::{Aggregate, DataSpec, Selection};
 use crate::network::{NetworkKind, NetworkSpec, NullModel, RngMode};
-use crate::sim::{KernelChoice, MetricSpec, SimSpec, StimulusSpec, Target, Transfer};
+use crate::sim::{KernelChoice, Method, MetricSpec, SimSpec, StimulusSpec, StopEarly, Target, TransferSpec};
 use crate::{bail, err, Result};
 
 /// One condition: a name and the null models applied to the E–E matrix, in order.
@@ -77,6 +77,9 @@ pub const NUMERIC_KEYS: &[&str] = &[
     "simulation.t_max",
     "simulation.dt",
     "simulation.tau",
+    "simulation.transfer.gain",
+    "simulation.transfer.threshold",
+    "simulation.transfer.r_max",
     "stimulus.start",
     "stimulus.end",
     "stimulus.strength",
@@ -182,6 +185,17 @@ pub fn set_key(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<
         if let toml::Value::Table(d) = data {
             d.entry("select")
                 .or_insert_with(|| toml::Value::Table(Selection::default().to_toml()));
+        }
+    }
+    if parts.len() == 3 && parts[0] == "simulation" && parts[1] == "transfer" {
+        // `simulation.transfer.gain = …` on `transfer = "tanh"`: the name
+        // becomes the table's kind.
+        if let Some(toml::Value::Table(sim)) = root.get_mut("simulation") {
+            if let Some(toml::Value::String(kind)) = sim.get("transfer") {
+                let mut t = toml::Table::new();
+                t.insert("kind".into(), toml::Value::String(kind.clone()));
+                sim.insert("transfer".into(), toml::Value::Table(t));
+            }
         }
     }
     let mut t = root;
@@ -375,16 +389,19 @@ impl Spec {
             t_max: s.f64("t_max", sd.t_max)?,
             dt: s.f64("dt", sd.dt)?,
             tau: s.f64("tau", sd.tau)?,
-            transfer: match s.string("transfer")? {
-                Some(x) => Transfer::parse(&x)?,
+            transfer: match s.get("transfer") {
+                Some(v) => TransferSpec::from_toml(v)?,
                 None => sd.transfer,
             },
-            stop_early: s.bool("stop_early", sd.stop_early)?,
+            method: match s.string("method")? {
+                Some(m) => Method::parse(&m)?,
+                None => sd.method,
+            },
+            stop_early: match s.get("stop_early") {
+                Some(v) => StopEarly::from_toml(v)?,
+                None => sd.stop_early,
+            },
         };
-        match s.string("method")?.as_deref() {
-            None | Some("euler") => {}
-            Some(m) => bail!("simulation.method: unknown '{m}' (expected \"euler\")"),
-        }
         let kernel = match s.string("kernel")?.as_deref() {
             None | Some("auto") => KernelChoice::Auto,
             Some("dense") => KernelChoice::Dense,
@@ -411,6 +428,7 @@ impl Spec {
         let metric = MetricSpec {
             threshold_ratio: m.f64("threshold_ratio", 0.01)?,
             divergence_threshold: m.opt_f64("divergence_threshold")?,
+            spectrum: m.bool("spectrum", false)?,
         };
         m.finish()?;
         if !metric.threshold_ratio.is_finite() {

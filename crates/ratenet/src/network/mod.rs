@@ -195,6 +195,29 @@ impl Network {
         }
     }
 
+    /// The excitatory–excitatory block of W (row = post), columns ascending.
+    pub fn exc_block(&self) -> Csr {
+        let k = self.n_exc;
+        let mut t = Vec::new();
+        match &self.w {
+            Weights::Dense(d) => {
+                for i in 0..k {
+                    for j in 0..k {
+                        if d[i * self.n + j] != 0.0 {
+                            t.push((i, j, d[i * self.n + j]));
+                        }
+                    }
+                }
+            }
+            Weights::Sparse(s) => {
+                for i in 0..k {
+                    t.extend(s.row(i).filter(|&(j, _)| j < k).map(|(j, v)| (i, j, v)));
+                }
+            }
+        }
+        Csr::from_sorted_triplets(k, k, t)
+    }
+
     /// Stored non-zero weights.
     pub fn nnz(&self) -> usize {
         match &self.w {

@@ -1,494 +1,30 @@
-//! The batched engine: several runs of one sweep point advanced together,
-//! so that weights they share are loaded once per step and used for every
-//! run ("a sparse matrix times a small dense block of rate vectors").
+//! The batched engine: several runs of one network size and schedule
+//! advanced together, so that weights they share are loaded once per step
+//! and used for every run ("a sparse matrix times a small dense block of
+//! rate vectors").
 //!
-//! A run's weights come as [`Parts`]; runs of one seed share their random
-//! blocks, runs of one condition without seeded null models share their
-//! E–E block. Sharing is detected by pointer identity of the parts. Blocks
-//! that differ but nest — each row of one a prefix of the other's, as the
-//! random blocks of one seed at several connection probabilities, or the
-//! observed E–E block and the one without reciprocal pairs — run as lanes
-//! of one block with per-lane weights (`Block::nested`).
+//! It puts the parts together: the network [`Operator`] (blocks, lanes,
+//! E/I scales) gives `W x`, an [`Integrator`] advances the state with a
+//! [`Transfer`] function, an [`Observer`] per run decides when it may stop.
+//! The engine is generic over the integrator and the transfer function
+//! (dispatched once per batch, monomorphised), and knows nothing of either.
 //!
-//! Every run's arithmetic is the same whichever runs it is batched with: a
-//! row's dot product always sums its entry `p` (in the row's stored order,
-//! see [`crate::network::build::RandomParts`] and
-//! [`crate::network::build::EeBlock`]) into accumulator `p mod 4`, the last
-//! entries too, and combines the accumulators as `(a0 + a2) + (a1 + a3)`.
-//! Extra zero terms past a row's end change nothing in that order, which is
-//! what nesting relies on. Results therefore never depend on thread count,
-//! shard split or batch shape.
+//! Every run's arithmetic is the same whichever runs it is batched with
+//! (the kernels' [`CanonicalSum`](super::kernels::CanonicalSum), per-lane
+//! integrator passes), so results never depend on thread count, shard split
+//! or batch shape.
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use crate::matrix::Csr;
 use crate::network::build::Parts;
-use crate::sim::{MetricSpec, Observer, Record, Response, Schedule, SimSpec, Trace, Transfer, Verdict};
-
-/// `out[i][lane]` = row `i` of `m` · column `lane` of `r`, for `K` adjacent
-/// lanes starting at `off`; `r` and `out` hold `width` lanes per row. With
-/// `PER_LANE` the block's weights are its per-lane values (`C` per entry,
-/// see [`Block::nested`]), else one weight per entry shared by the lanes.
-///
-/// The hot loop of every simulation. Indices are checked once per batch (see
-/// [`Block::new`]), so the loop reads without bounds checks.
-#[inline(always)]
-// Index loops keep the accumulation order explicit (it defines the bits).
-#[allow(clippy::needless_range_loop)]
-fn rows_times_lanes<const K: usize, const C: usize, const PER_LANE: bool>(
-    b: &Block,
-    rows: Range<usize>,
-    r: &[f64],
-    width: usize,
-    off: usize,
-    out: &mut [f64],
-) {
-    let m = &*b.m;
-    let pos = b.positions();
-    // C ≥ K lanes are computed, K stored: three lanes of a four-lane layout
-    // run as four in one register, the fourth thrown away.
-    assert!(C >= K);
-    b.check(&rows, r, width, off + C, out);
-    let vals = b.values(C, PER_LANE);
-    let rp = r.as_ptr();
-    let first = rows.start;
-    for i in rows {
-        let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
-        let mut acc = [[0.0f64; C]; 4];
-        for p in lo..hi {
-            // SAFETY: p < indptr[n_rows] <= pos.len(), and vals holds C per
-            // entry if PER_LANE, else one (Block::new, Block::values);
-            // pos[p] = column · width with column < n_cols (checked by
-            // Block::new), so base + C <= n_cols · width <= r.len().
-            unsafe {
-                let base = *pos.get_unchecked(p) as usize + off;
-                for b in 0..C {
-                    let w = if PER_LANE {
-                        *vals.get_unchecked(p * C + b)
-                    } else {
-                        *vals.get_unchecked(p)
-                    };
-                    acc[(p - lo) % 4][b] += w * *rp.add(base + b);
-                }
-            }
-        }
-        let o = &mut out[(i - first) * width + off..(i - first) * width + off + K];
-        for b in 0..K {
-            o[b] = (acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b]);
-        }
-    }
-}
-
-/// What the hand-written kernels share: each walks its rows with raw
-/// pointers — the row's positions and weights, and the output row — moved
-/// on as it goes, so that the loop around a row keeps nothing in memory
-/// and checks nothing (the checks are made once per call: [`Block::new`],
-/// [`Block::check`], [`Block::values`]). Rows here hold about twenty
-/// entries: the work around a row (bounds checks, offsets worked out
-/// afresh, spilled registers) cost as much as a fifth of the time
-/// (measured on one E–E block: 0.65–0.82 → 0.46–0.62 ns per entry).
-#[cfg(target_arch = "x86_64")]
-struct Walk {
-    /// The next row's end (`indptr`).
-    bounds: *const usize,
-    /// The next row's start.
-    lo: usize,
-    /// The first entry's position (`column · width`).
-    pos: *const u32,
-    /// The first entry's weight(s).
-    weights: *const f64,
-    /// Weights per entry.
-    c: usize,
-    /// Rates from the first lane of the window.
-    rates: *const f64,
-    /// The next row's output, first lane of the window.
-    out: *mut f64,
-    /// Rates (and outputs) per row.
-    width: usize,
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Walk {
-    /// The walk over `rows` for the lanes of `window` (`c` weights per
-    /// entry), after asserting what the kernels' unchecked reads rely on
-    /// ([`Block::check`], [`Block::values`]). The pointers are only made
-    /// here (wrapping: nothing is read through them for empty `rows`).
-    #[inline(always)]
-    fn new(
-        b: &Block,
-        rows: &Range<usize>,
-        r: &[f64],
-        width: usize,
-        window: Range<usize>,
-        c: usize,
-        out: &mut [f64],
-    ) -> Walk {
-        b.check(rows, r, width, window.end, out);
-        Walk {
-            bounds: b.m.indptr[rows.start + 1..].as_ptr(),
-            lo: b.m.indptr[rows.start],
-            pos: b.positions().as_ptr(),
-            weights: b.values(c, c > 1).as_ptr(),
-            c,
-            rates: r.as_ptr().wrapping_add(window.start),
-            out: out.as_mut_ptr().wrapping_add(window.start),
-            width,
-        }
-    }
-
-    /// The next row: its first entry's position and weight(s), its number
-    /// of entries, its output. The row's start is carried over from the
-    /// last one's end (read once per row, not twice: measured, a row
-    /// index recomputing both made the one-lane kernel 8% slower).
-    ///
-    /// # Safety
-    /// At most as many calls as the walk has rows; the pointers are then
-    /// within the block's arrays and `out` (asserted in [`Walk::new`]).
-    #[inline(always)]
-    unsafe fn next_row(&mut self) -> (*const u32, *const f64, usize, *mut f64) {
-        let (lo, hi) = (self.lo, *self.bounds);
-        let o = self.out;
-        self.bounds = self.bounds.add(1);
-        self.lo = hi;
-        self.out = self.out.wrapping_add(self.width);
-        (self.pos.add(lo), self.weights.add(lo * self.c), hi - lo, o)
-    }
-}
-
-/// [`rows_times_lanes`] for one lane, by hand: entries four at a time, their
-/// rates gathered into one register and multiplied by four weights loaded at
-/// once, so that accumulator lane k sums entries p ≡ k (mod 4) in order —
-/// the canonical order, bit for bit — with fewer loads than the compiler's
-/// version (one lane is the common case: random blocks of a run alone,
-/// shuffled E–E blocks).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn one_lane_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, off: usize, out: &mut [f64]) {
-    use std::arch::x86_64::*;
-    let mut w = Walk::new(b, &rows, r, width, off..off + 1, 1, out);
-    let rp = w.rates;
-    for _ in rows {
-        // SAFETY: the row's entries are within the positions and weights,
-        // every position is column · width with column < n_cols, so
-        // position + off < n_cols · width <= r.len() (Walk::new).
-        let (mut idx, mut val, len, o) = w.next_row();
-        let end = idx.add(len & !3);
-        let mut acc = _mm256_setzero_pd();
-        while idx < end {
-            let a = idx.cast::<u64>().read_unaligned();
-            let z = idx.add(2).cast::<u64>().read_unaligned();
-            let x01 = _mm_loadh_pd(_mm_load_sd(rp.add(a as u32 as usize)), rp.add((a >> 32) as usize));
-            let x23 = _mm_loadh_pd(_mm_load_sd(rp.add(z as u32 as usize)), rp.add((z >> 32) as usize));
-            let x = _mm256_set_m128d(x23, x01);
-            acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_loadu_pd(val), x));
-            idx = idx.add(4);
-            val = val.add(4);
-        }
-        // The last one to three entries go into accumulators 0, 1, 2 as
-        // well, added to the halves (acc0, acc1) and (acc2, acc3) before
-        // they are combined: (acc0 + acc2) + (acc1 + acc3).
-        let mut lo_half = _mm256_castpd256_pd128(acc);
-        let mut hi_half = _mm256_extractf128_pd(acc, 1);
-        let x = |k: usize| rp.add(*idx.add(k) as usize);
-        let tail = len & 3;
-        if tail == 1 {
-            lo_half = _mm_add_pd(lo_half, _mm_mul_pd(_mm_load_sd(val), _mm_load_sd(x(0))));
-        } else if tail > 1 {
-            let x01 = _mm_loadh_pd(_mm_load_sd(x(0)), x(1));
-            lo_half = _mm_add_pd(lo_half, _mm_mul_pd(_mm_loadu_pd(val), x01));
-            if tail == 3 {
-                hi_half = _mm_add_pd(hi_half, _mm_mul_pd(_mm_load_sd(val.add(2)), _mm_load_sd(x(2))));
-            }
-        }
-        let s = _mm_add_pd(lo_half, hi_half);
-        *o = _mm_cvtsd_f64(s) + _mm_cvtsd_f64(_mm_unpackhi_pd(s, s));
-    }
-}
-
-/// [`rows_times_lanes`] for the four lanes from `off` (storing those set in
-/// the bit mask `keep`), by hand: one register of rates per entry, four
-/// accumulator registers for entries p ≡ 0..3 (mod 4) — the canonical order,
-/// bit for bit — and fewer instructions per entry than the compiler's
-/// version. The positions of a chunk of four are read as two u64 loads
-/// (little-endian: the first in the low half) rather than four u32 ones: the
-/// batched kernels are bound by loads per entry (measured: 5–7% on the
-/// kernel bench's multi-lane cases).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn four_lanes_avx2<const PER_LANE: bool>(
-    b: &Block,
-    rows: Range<usize>,
-    r: &[f64],
-    width: usize,
-    off: usize,
-    keep: u8,
-    out: &mut [f64],
-) {
-    // The store is chosen once per call, not per row.
-    if keep == 0b1111 {
-        four_lanes::<PER_LANE, true>(b, rows, r, width, off, keep, out)
-    } else {
-        four_lanes::<PER_LANE, false>(b, rows, r, width, off, keep, out)
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn four_lanes<const PER_LANE: bool, const ALL: bool>(
-    b: &Block,
-    rows: Range<usize>,
-    r: &[f64],
-    width: usize,
-    off: usize,
-    keep: u8,
-    out: &mut [f64],
-) {
-    use std::arch::x86_64::*;
-    let c = if PER_LANE { 4 } else { 1 };
-    let mut w = Walk::new(b, &rows, r, width, off..off + 4, c, out);
-    let rp = w.rates;
-    for _ in rows {
-        // SAFETY: as in one_lane_avx2, with position + off + 4 <= r.len()
-        // and four lanes of output from o.
-        let (mut idx, mut val, len, o) = w.next_row();
-        let end = idx.add(len & !3);
-        let term = |val: *const f64, q: usize, at: usize| {
-            let wt = if PER_LANE {
-                _mm256_loadu_pd(val.add(q * 4))
-            } else {
-                _mm256_broadcast_sd(&*val.add(q))
-            };
-            _mm256_mul_pd(wt, _mm256_loadu_pd(rp.add(at)))
-        };
-        let z = _mm256_setzero_pd();
-        let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
-        while idx < end {
-            let x = idx.cast::<u64>().read_unaligned();
-            let y = idx.add(2).cast::<u64>().read_unaligned();
-            a0 = _mm256_add_pd(a0, term(val, 0, x as u32 as usize));
-            a1 = _mm256_add_pd(a1, term(val, 1, (x >> 32) as usize));
-            a2 = _mm256_add_pd(a2, term(val, 2, y as u32 as usize));
-            a3 = _mm256_add_pd(a3, term(val, 3, (y >> 32) as usize));
-            idx = idx.add(4);
-            val = val.add(4 * c);
-        }
-        // The last one to three entries go into accumulators 0, 1, 2 too.
-        let tail = len & 3;
-        if tail > 0 {
-            a0 = _mm256_add_pd(a0, term(val, 0, *idx as usize));
-            if tail > 1 {
-                a1 = _mm256_add_pd(a1, term(val, 1, *idx.add(1) as usize));
-                if tail > 2 {
-                    a2 = _mm256_add_pd(a2, term(val, 2, *idx.add(2) as usize));
-                }
-            }
-        }
-        let s = _mm256_add_pd(_mm256_add_pd(a0, a2), _mm256_add_pd(a1, a3));
-        if ALL {
-            _mm256_storeu_pd(o, s);
-        } else {
-            let mut v = [0.0f64; 4];
-            _mm256_storeu_pd(v.as_mut_ptr(), s);
-            for (l, &x) in v.iter().enumerate() {
-                if keep & (1 << l) != 0 {
-                    *o.add(l) = x;
-                }
-            }
-        }
-    }
-}
-
-/// [`four_lanes_avx2`] for two adjacent lanes, two entries per full
-/// register: `a01` holds accumulators 0 and 1 of both lanes, `a23`
-/// accumulators 2 and 3, so that entry p still goes into accumulator p mod 4
-/// and the row sum is (a0 + a2) + (a1 + a3) — the canonical order, bit for
-/// bit — with half the arithmetic instructions of half registers. A missing
-/// term of the last chunk is +0, which leaves an accumulator as it is (an
-/// accumulator is never −0: it starts at +0 and rounds to nearest).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn two_lanes_avx2<const PER_LANE: bool>(
-    b: &Block,
-    rows: Range<usize>,
-    r: &[f64],
-    width: usize,
-    off: usize,
-    out: &mut [f64],
-) {
-    use std::arch::x86_64::*;
-    let c = if PER_LANE { 2 } else { 1 };
-    let mut w = Walk::new(b, &rows, r, width, off..off + 2, c, out);
-    let rp = w.rates;
-    // Weights of entries q and q + 1 from val, lanes 0 and 1.
-    let w2 = |val: *const f64| {
-        if PER_LANE {
-            _mm256_loadu_pd(val)
-        } else {
-            _mm256_permute4x64_pd(_mm256_castpd128_pd256(_mm_loadu_pd(val)), 0x50)
-        }
-    };
-    let r2 = |a: usize, b: usize| {
-        _mm256_insertf128_pd(
-            _mm256_castpd128_pd256(_mm_loadu_pd(rp.add(a))),
-            _mm_loadu_pd(rp.add(b)),
-            1,
-        )
-    };
-    // The entry at val alone, in the low half (accumulator 0 or 2).
-    let one = |val: *const f64, at: usize| {
-        let wt = if PER_LANE { _mm_loadu_pd(val) } else { _mm_load1_pd(val) };
-        _mm256_zextpd128_pd256(_mm_mul_pd(wt, _mm_loadu_pd(rp.add(at))))
-    };
-    for _ in rows {
-        // SAFETY: as in four_lanes, with position + off + 2 <= r.len();
-        // pairs of entries (q, q + 1) are read only where both lie in the row.
-        let (mut idx, mut val, len, o) = w.next_row();
-        let end = idx.add(len & !3);
-        let mut a01 = _mm256_setzero_pd();
-        let mut a23 = _mm256_setzero_pd();
-        while idx < end {
-            let x = idx.cast::<u64>().read_unaligned();
-            let y = idx.add(2).cast::<u64>().read_unaligned();
-            a01 = _mm256_add_pd(a01, _mm256_mul_pd(w2(val), r2(x as u32 as usize, (x >> 32) as usize)));
-            a23 = _mm256_add_pd(
-                a23,
-                _mm256_mul_pd(w2(val.add(2 * c)), r2(y as u32 as usize, (y >> 32) as usize)),
-            );
-            idx = idx.add(4);
-            val = val.add(4 * c);
-        }
-        match len & 3 {
-            1 => a01 = _mm256_add_pd(a01, one(val, *idx as usize)),
-            t @ (2 | 3) => {
-                let x = idx.cast::<u64>().read_unaligned();
-                a01 = _mm256_add_pd(a01, _mm256_mul_pd(w2(val), r2(x as u32 as usize, (x >> 32) as usize)));
-                if t == 3 {
-                    a23 = _mm256_add_pd(a23, one(val.add(2 * c), *idx.add(2) as usize));
-                }
-            }
-            _ => {}
-        }
-        let s = _mm256_add_pd(a01, a23);
-        _mm_storeu_pd(o, _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1)));
-    }
-}
-
-/// Blocks with more entries than this are split over rows across threads
-/// (large networks); smaller ones run on the calling thread, which is already
-/// one of many running batches.
-const PARALLEL_ENTRIES: usize = 1 << 20;
-
-/// Apply `m` to the given lanes (sorted), adjacent lanes four at a time.
-fn apply(b: &Block, r: &[f64], width: usize, out: &mut [f64], avx2: bool) {
-    let m = &*b.m;
-    if m.nnz() > PARALLEL_ENTRIES && rayon::current_num_threads() > 1 {
-        // Rows are independent: any split gives the same bits.
-        let chunk = m.n_rows.div_ceil(rayon::current_num_threads() * 8).max(1);
-        out[..m.n_rows * width]
-            .par_chunks_mut(chunk * width)
-            .enumerate()
-            .for_each(|(c, o)| {
-                let rows = c * chunk..((c + 1) * chunk).min(m.n_rows);
-                apply_rows(b, rows, r, width, o, avx2);
-            });
-    } else {
-        apply_rows(b, 0..m.n_rows, r, width, out, avx2);
-    }
-}
-
-fn apply_rows(b: &Block, rows: Range<usize>, r: &[f64], width: usize, out: &mut [f64], avx2: bool) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: the CPU has AVX2 (checked at run time).
-        return unsafe { apply_rows_avx2(b, rows, r, width, out) };
-    }
-    let _ = avx2;
-    apply_rows_generic::<false>(b, rows, r, width, out);
-}
-
-/// The same code compiled for AVX2: four lanes fill one register. Only
-/// instruction selection changes, never the order of operations, so the
-/// bits are those of the generic build.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn apply_rows_avx2(b: &Block, rows: Range<usize>, r: &[f64], width: usize, out: &mut [f64]) {
-    apply_rows_generic::<true>(b, rows, r, width, out);
-}
-
-#[inline(always)]
-fn apply_rows_generic<const AVX2: bool>(b: &Block, rows: Range<usize>, r: &[f64], width: usize, out: &mut [f64]) {
-    let lanes = &b.lanes;
-    if b.per_lane.is_some() {
-        // A nested block: adjacent lanes with their own weights (Block::nested).
-        let off = lanes[0];
-        return match lanes.len() {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: AVX2 is only set where the CPU has it (see apply_rows).
-            4 if AVX2 => unsafe { four_lanes_avx2::<true>(b, rows, r, width, off, 0b1111, out) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above; Block::nested made sure that off + 4 <= width.
-            3 if AVX2 => unsafe { four_lanes_avx2::<true>(b, rows, r, width, off, 0b0111, out) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
-            2 if AVX2 => unsafe { two_lanes_avx2::<true>(b, rows, r, width, off, out) },
-            4 => rows_times_lanes::<4, 4, true>(b, rows, r, width, off, out),
-            3 => rows_times_lanes::<3, 4, true>(b, rows, r, width, off, out),
-            _ => rows_times_lanes::<2, 2, true>(b, rows, r, width, off, out),
-        };
-    }
-    // Lanes a register window at a time: the lanes among off..off + 4. With
-    // AVX2 and a window inside the layout, lanes with gaps ({0, 2}: the
-    // observed runs of two seeds batched as [a.observed, a.shuffled,
-    // b.observed, b.shuffled]) run as one four-lane pass that stores only
-    // theirs — every lane of a register is computed on its own, so the bits
-    // are each lane's alone, and one full pass costs less than a one-lane
-    // pass per lane. Otherwise a window holds adjacent lanes only.
-    let mut k = 0;
-    while k < lanes.len() {
-        let off = lanes[k];
-        let masked = AVX2 && off + 4 <= width;
-        let mut n = 1;
-        while k + n < lanes.len() && lanes[k + n] < off + 4 && (masked || lanes[k + n] == off + n) {
-            n += 1;
-        }
-        let keep = lanes[k..k + n].iter().fold(0u8, |m, &l| m | 1 << (l - off));
-        let rows = rows.clone();
-        match keep {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: AVX2 is only set where the CPU has it (see apply_rows).
-            0b0001 if AVX2 => unsafe { one_lane_avx2(b, rows, r, width, off, out) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
-            0b0011 if AVX2 => unsafe { two_lanes_avx2::<false>(b, rows, r, width, off, out) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above; off + 4 <= width.
-            _ if masked => unsafe { four_lanes_avx2::<false>(b, rows, r, width, off, keep, out) },
-            0b1111 => rows_times_lanes::<4, 4, false>(b, rows, r, width, off, out),
-            0b0111 if off + 4 <= width => rows_times_lanes::<3, 4, false>(b, rows, r, width, off, out),
-            0b0111 => rows_times_lanes::<3, 3, false>(b, rows, r, width, off, out),
-            0b0011 => rows_times_lanes::<2, 2, false>(b, rows, r, width, off, out),
-            _ => rows_times_lanes::<1, 1, false>(b, rows, r, width, off, out),
-        }
-        k += n;
-    }
-}
-
-/// Lanes grouped by the block they use (pointer identity).
-fn groups(lanes: &[&Parts], pick: impl Fn(&Parts) -> &Arc<Csr>) -> Vec<(Arc<Csr>, Vec<usize>)> {
-    let mut out: Vec<(Arc<Csr>, Vec<usize>)> = Vec::new();
-    for (b, p) in lanes.iter().enumerate() {
-        let m = pick(p);
-        match out.iter_mut().find(|(x, _)| Arc::ptr_eq(x, m)) {
-            Some((_, l)) => l.push(b),
-            None => out.push((m.clone(), vec![b])),
-        }
-    }
-    out
-}
+use crate::sim::integrate::{Frame, Integrator, LaneSums, Method, Rhs, WithIntegrator};
+use crate::sim::kernels::{has_avx2, Lines};
+use crate::sim::observe::{Certificate, MetricSpec, Observer, StopEarly, Verdict};
+use crate::sim::operator::Operator;
+use crate::sim::transfer::{Transfer, TransferSpec, WithTransfer};
+use crate::sim::{Record, Response, Schedule, SimSpec, Trace};
 
 /// Simulate several runs of one network size and schedule together; the
 /// responses come back in lane order.
@@ -515,6 +51,63 @@ pub fn simulate_batch_helped(
     record: &Record,
     idle: &AtomicUsize,
 ) -> Vec<Response> {
+    struct ByTransfer<'a> {
+        job: Job<'a>,
+        method: Method,
+    }
+    impl WithTransfer for ByTransfer<'_> {
+        type Out = Vec<Response>;
+        fn run<T: Transfer>(self, f: T) -> Vec<Response> {
+            struct ByMethod<'a, T> {
+                job: Job<'a>,
+                f: T,
+            }
+            impl<T: Transfer> WithIntegrator for ByMethod<'_, T> {
+                type Out = Vec<Response>;
+                fn run<I: Integrator>(self, m: I) -> Vec<Response> {
+                    engine(&self.job, self.f, m)
+                }
+            }
+            self.method.with(ByMethod { job: self.job, f })
+        }
+    }
+    let job = Job {
+        lanes,
+        schedule,
+        sim,
+        metric,
+        record,
+        idle,
+    };
+    sim.transfer.with(ByTransfer {
+        job,
+        method: sim.method,
+    })
+}
+
+/// What a batch is asked to do.
+struct Job<'a> {
+    lanes: &'a [&'a Parts],
+    schedule: &'a Schedule,
+    sim: &'a SimSpec,
+    metric: &'a MetricSpec,
+    record: &'a Record,
+    idle: &'a AtomicUsize,
+}
+
+/// The first step whose update sees a stimulus: before it, a network whose
+/// `f(+0)` is `+0` stays exactly at `r = +0` (`W · 0 = +0`, no input), so
+/// those steps are known without computing them. Rk4 looks half a step and
+/// a step ahead.
+fn first_driven_step(method: Method, s0: usize) -> usize {
+    match method {
+        Method::Rk4 => s0.saturating_sub(1),
+        Method::Euler | Method::ExponentialEuler => s0,
+    }
+}
+
+fn engine<T: Transfer, I: Integrator>(job: &Job, f: T, method: I) -> Vec<Response> {
+    let (lanes, schedule, sim, record) = (job.lanes, job.schedule, job.sim, job.record);
     let Some(first) = lanes.first() else {
         return vec![];
     };
@@ -525,7 +118,7 @@ pub fn simulate_batch_helped(
     );
     let mut observers: Vec<Observer> = lanes
         .iter()
-        .map(|_| Observer::new(schedule, metric, n_exc, sim.stop_early))
+        .map(|_| Observer::new(schedule, job.metric, n_exc, sim.stop_early))
         .collect();
     let neurons: Vec<usize> = record.neurons.iter().copied().filter(|&i| i < n).collect();
     let mut traces: Vec<Option<Trace>> = lanes
@@ -539,48 +132,77 @@ pub fn simulate_batch_helped(
         })
         .collect();
     let mut results: Vec<Option<Response>> = vec![None; lanes.len()];
-    // Nested random blocks only where a diverged lane leaves the batch at once.
-    let nest = sim.stop_early && !record.trace;
-    let mut st = State::new(lanes, (0..lanes.len()).collect(), n, n_exc, nest);
+    // Nested blocks give a lane its bits alone only while its rates are
+    // finite (past that, a zero weight times an infinite rate is NaN where
+    // the run alone has no term): lanes leave nesting once one is not.
+    let nest = !record.trace;
+    let mut st = State::new(lanes, (0..lanes.len()).collect(), n, n_exc, nest, I::BUFFERS);
     let mut lane_r = vec![0.0; n];
     let n_target = schedule.n_target.min(n_exc);
     let avx2 = has_avx2();
+    let quiet_until = if sim.transfer.fixes_zero() {
+        first_driven_step(sim.method, schedule.on.0)
+    } else {
+        0
+    };
+    let h = sim.dt / sim.tau;
+    let certifiable = matches!(sim.transfer, TransferSpec::Relu) && sim.method == Method::Euler && h <= 1.0;
+    let mut certificates: Vec<(Arc<Csr>, Certificate)> = Vec::new();
     for k in 0..schedule.steps {
         let last = k + 1 == schedule.steps;
         let mut finished = Vec::new();
+        let mut not_finite = false;
         for (b, &lane) in st.active.iter().enumerate() {
             let (w, r) = (st.width, &st.r);
             let column = || (0..n_exc).map(|i| r[i * w + b]).collect::<Vec<f64>>();
-            let mut decided =
-                observers[lane].observe_sum(k, st.exc_sum[b], st.inh_check[b] == 0.0, column) == Verdict::Decided;
-            if !decided && k > 0 && st.moved[b] == 0 && traces[lane].is_none() {
-                decided = observers[lane].settled(k, schedule.steps) == Verdict::Decided;
+            let (sum, check) = (st.sums.exc_sum[b], st.sums.inh_check[b]);
+            let obs = &mut observers[lane];
+            let mut verdict = obs.observe_sum(k, sum, check == 0.0, column);
+            if verdict == Verdict::Certify {
+                let ok = certifiable && k > schedule.on.1 && {
+                    let ee = &lanes[lane].ee;
+                    let at = match certificates.iter().position(|(m, _)| Arc::ptr_eq(m, ee)) {
+                        Some(at) => at,
+                        None => {
+                            certificates.push((ee.clone(), Certificate::new(ee)));
+                            certificates.len() - 1
+                        }
+                    };
+                    let rates = (0..n_exc).map(|i| r[i * w + b]);
+                    certificates[at]
+                        .1
+                        .holds(rates, schedule.steps - 1 - k, h, obs.divergence_threshold())
+                };
+                verdict = obs.certified(k, ok);
             }
+            if verdict != Verdict::Decided && k > 0 && st.sums.moved[b] == 0 && traces[lane].is_none() {
+                verdict = obs.settled(k);
+            }
+            not_finite |= !sum.is_finite() || check != 0.0;
             if let Some(t) = &mut traces[lane] {
                 for (i, x) in lane_r.iter_mut().enumerate() {
                     *x = r[i * w + b];
                 }
                 super::push_trace(t, k, &lane_r, n_exc, schedule);
             }
-            if (decided && traces[lane].is_none()) || last {
-                // Steps before the stimulus were not computed (see below).
-                let computed = k + 1 - schedule.on.0.min(k);
-                results[lane] = Some(observers[lane].finish(computed, traces[lane].take()));
+            if (verdict == Verdict::Decided && traces[lane].is_none()) || last {
+                // Steps known without computing them were not counted.
+                let computed = k + 1 - quiet_until.min(k);
+                results[lane] = Some(obs.finish(job.metric, computed, traces[lane].take()));
                 finished.push(b);
             }
         }
-        if !finished.is_empty() {
+        if !finished.is_empty() || (not_finite && st.nest) {
             let keep: Vec<usize> = (0..st.active.len()).filter(|b| !finished.contains(b)).collect();
             if keep.is_empty() {
                 break;
             }
-            st = st.keep(lanes, &keep);
+            let nest = st.nest && !not_finite;
+            st = st.keep(lanes, &keep, nest);
         }
-        // Before the stimulus every rate is exactly +0 and stays so (W·0 = +0,
-        // f(+0) = +0, no input): those steps are known without computing them.
-        if k >= schedule.on.0 {
-            let split = idle.load(Ordering::Relaxed) > 0;
-            st.step(schedule.input(k), n_target, sim, avx2, split);
+        if k >= quiet_until {
+            let split = job.idle.load(Ordering::Relaxed) > 0;
+            st.step(f, method, schedule, sim, k, n_target, avx2, split);
         }
     }
     results
@@ -589,751 +211,101 @@ pub fn simulate_batch_helped(
         .collect()
 }
 
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// A cache line of rates.
-#[repr(C, align(64))]
-#[derive(Clone, Copy)]
-struct Line([f64; 8]);
-
-/// Zeroed f64s from a 64-byte boundary (a cache line). The four-lane
-/// kernels load a neuron's four rates as one 32-byte vector: from a base
-/// 8–24 bytes past a line boundary, as the allocator may place a plain
-/// `Vec<f64>`, every other load straddles two lines and costs two. Measured
-/// on one E–E block: 0.46 ns per entry aligned, 0.54–0.65 off by 8–24 bytes.
-struct Lines {
-    lines: Vec<Line>,
-    len: usize,
-}
-
-impl Lines {
-    fn zeroed(len: usize) -> Lines {
-        Lines {
-            lines: vec![Line([0.0; 8]); len.div_ceil(8)],
-            len,
-        }
-    }
-}
-
-impl std::ops::Deref for Lines {
-    type Target = [f64];
-    fn deref(&self) -> &[f64] {
-        // SAFETY: a Line is eight f64s without padding (repr(C), size 64),
-        // so the lines are len.div_ceil(8) · 8 >= len contiguous f64s.
-        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast(), self.len) }
-    }
-}
-
-impl std::ops::DerefMut for Lines {
-    fn deref_mut(&mut self) -> &mut [f64] {
-        // SAFETY: as in deref.
-        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast(), self.len) }
-    }
-}
-
-/// Rates and work buffers of the active lanes, lane-minor (`x[i * width + b]`).
+/// Rates and work states of the active lanes, lane-minor (`x[i * width + b]`).
 struct State {
     active: Vec<usize>,
     width: usize,
     n: usize,
     n_exc: usize,
     r: Lines,
-    y_ee: Vec<f64>,
-    y_ei: Vec<f64>,
-    y_inh: Vec<f64>,
-    /// Balancing factors laid out like `y_ei`.
-    factor: Vec<f64>,
-    exc_sum: Vec<f64>,
-    /// Non-zero when a rate of the lane changed in the last step (OR of the
-    /// changed bits).
-    moved: Vec<u64>,
-    /// 0 when every inhibitory rate of the lane is finite, NaN otherwise.
-    inh_check: Vec<f64>,
-    layout: Layout,
-    /// Whether nested blocks may be used (see [`Layout::new`]).
+    /// `W x` of the integrator's last evaluation.
+    y: Lines,
+    /// The integrator's work states.
+    bufs: Vec<Lines>,
+    sums: LaneSums,
+    op: Operator,
+    /// Whether nested blocks may be used.
     nest: bool,
 }
 
 impl State {
-    fn new(lanes: &[&Parts], active: Vec<usize>, n: usize, n_exc: usize, nest: bool) -> State {
+    fn new(lanes: &[&Parts], active: Vec<usize>, n: usize, n_exc: usize, nest: bool, buffers: usize) -> State {
         // Three lanes are laid out as four (the fourth a phantom no block
-        // uses): three rates then fill one register, as four do.
+        // uses): three rates then fill one register, as four do. A phantom
+        // lane is integrated too; its rates stay finite (no block feeds it)
+        // and nothing reads them.
         let width = if active.len() == 3 { 4 } else { active.len() };
-        let mut factor = vec![0.0; n_exc * width];
-        for (b, &lane) in active.iter().enumerate() {
-            for (i, &f) in lanes[lane].exc_factor.iter().enumerate() {
-                factor[i * width + b] = f;
-            }
-        }
         State {
-            layout: Layout::new(lanes, &active, width, nest),
+            op: Operator::new(lanes, &active, width, nest),
             nest,
             active,
             width,
             n,
             n_exc,
             r: Lines::zeroed(n * width),
-            y_ee: vec![0.0; n_exc * width],
-            y_ei: vec![0.0; n_exc * width],
-            y_inh: vec![0.0; (n - n_exc) * width],
-            factor,
-            exc_sum: vec![0.0; width],
-            moved: vec![u64::MAX; width],
-            inh_check: vec![0.0; width],
+            y: Lines::zeroed(n * width),
+            bufs: (0..buffers).map(|_| Lines::zeroed(n * width)).collect(),
+            sums: LaneSums::new(width),
         }
     }
 
     /// The same state restricted to lanes `keep` (positions among the active).
-    fn keep(self, lanes: &[&Parts], keep: &[usize]) -> State {
+    fn keep(self, lanes: &[&Parts], keep: &[usize], nest: bool) -> State {
         let active: Vec<usize> = keep.iter().map(|&b| self.active[b]).collect();
-        let mut next = State::new(lanes, active, self.n, self.n_exc, self.nest);
+        let mut next = State::new(lanes, active, self.n, self.n_exc, nest, self.bufs.len());
         for i in 0..self.n {
             for (nb, &ob) in keep.iter().enumerate() {
                 next.r[i * next.width + nb] = self.r[i * self.width + ob];
             }
         }
-        next.sums();
+        next.sums = LaneSums::of(&next.r, self.n_exc, next.width);
         for (nb, &ob) in keep.iter().enumerate() {
-            next.moved[nb] = self.moved[ob];
+            next.sums.moved[nb] = self.sums.moved[ob];
         }
         next
     }
 
-    /// In-order sums of each lane's excitatory rates, and the finiteness
-    /// check of its inhibitory ones, from scratch (after a compaction).
-    fn sums(&mut self) {
-        let w = self.width;
-        self.exc_sum.fill(0.0);
-        self.inh_check.fill(0.0);
-        for row in self.r[..self.n_exc * w].chunks_exact(w) {
-            for (s, &x) in self.exc_sum.iter_mut().zip(row) {
-                *s += x;
-            }
-        }
-        // Finiteness of the inhibitory rates does not depend on any order:
-        // x · 0 is ±0 for finite x and NaN otherwise, and NaN survives a sum.
-        for row in self.r[self.n_exc * w..].chunks_exact(w) {
-            for (s, &x) in self.inh_check.iter_mut().zip(row) {
-                *s += x * 0.0;
-            }
-        }
-    }
-
-    /// One Euler step of every active lane.
-    fn step(&mut self, input: f64, n_target: usize, sim: &SimSpec, avx2: bool, split: bool) {
-        let small = |blocks: &[Block]| blocks.iter().all(|b| b.m.nnz() <= PARALLEL_ENTRIES);
-        let l = &self.layout;
-        if split && small(&l.ee) && small(&l.ei) && small(&l.inh) {
-            // Two halves of every block's rows, the second for an idle thread.
-            let (w, r, exc, inh) = (self.width, &self.r, self.n_exc, self.n - self.n_exc);
-            let (ee0, ee1) = self.y_ee.split_at_mut(exc / 2 * w);
-            let (ei0, ei1) = self.y_ei.split_at_mut(exc / 2 * w);
-            let (in0, in1) = self.y_inh.split_at_mut(inh / 2 * w);
-            let part = |e: Range<usize>, i: Range<usize>, ee: &mut [f64], ei: &mut [f64], ih: &mut [f64]| {
-                for b in &l.ee {
-                    apply_rows(b, e.clone(), r, w, ee, avx2);
-                }
-                for b in &l.ei {
-                    apply_rows(b, e.clone(), r, w, ei, avx2);
-                }
-                for b in &l.inh {
-                    apply_rows(b, i.clone(), r, w, ih, avx2);
-                }
-            };
-            rayon::join(
-                || part(0..exc / 2, 0..inh / 2, ee0, ei0, in0),
-                || part(exc / 2..exc, inh / 2..inh, ee1, ei1, in1),
-            );
-        } else {
-            for b in &l.ee {
-                apply(b, &self.r, self.width, &mut self.y_ee, avx2);
-            }
-            for b in &l.ei {
-                apply(b, &self.r, self.width, &mut self.y_ei, avx2);
-            }
-            for b in &l.inh {
-                apply(b, &self.r, self.width, &mut self.y_inh, avx2);
-            }
-        }
-        #[cfg(target_arch = "x86_64")]
-        if avx2 {
-            // SAFETY: the CPU has AVX2 (checked at run time).
-            return unsafe { self.update_avx2(input, n_target, sim) };
-        }
-        self.update_generic(input, n_target, sim);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn update_avx2(&mut self, input: f64, n_target: usize, sim: &SimSpec) {
-        self.update_with::<true>(input, n_target, sim);
-    }
-
-    fn update_generic(&mut self, input: f64, n_target: usize, sim: &SimSpec) {
-        self.update_with::<false>(input, n_target, sim);
-    }
-
-    /// `r += (−r + f(W r + I)) · dt / tau`, in the notebook's operation order,
-    /// with `W r` of excitatory rows = E–E part + factor × inhibitory part.
-    #[inline(always)]
-    fn update_with<const AVX2: bool>(&mut self, input: f64, n_target: usize, sim: &SimSpec) {
-        for ((y, &f), &z) in self.y_ee.iter_mut().zip(&self.factor).zip(&self.y_ei) {
-            *y += f * z;
-        }
-        // Lanes a few at a time, so that each lane's running sums stay in
-        // registers rather than in memory (a store-to-load chain per neuron).
-        // A phantom lane (see State::new) is updated too: its rates stay
-        // finite (no block feeds it) and nothing reads them.
-        let mut o = 0;
-        while o < self.width {
-            let l = (self.width - o).min(4);
-            match l {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: AVX2 is only set where the CPU has it (see State::step).
-                4 if AVX2 => unsafe { self.update_four(o, input, n_target, sim) },
-                4 => self.update_lanes::<4>(o, input, n_target, sim),
-                3 => self.update_lanes::<3>(o, input, n_target, sim),
-                2 => self.update_lanes::<2>(o, input, n_target, sim),
-                _ => self.update_lanes::<1>(o, input, n_target, sim),
-            }
-            o += l;
-        }
-    }
-
-    /// [`update_lanes`](Self::update_lanes) for four lanes, by hand: one
-    /// register per neuron, the same operations in the same order. The
-    /// compiler's version of the generic code spent most of its
-    /// instructions on the rectifier's NaN test and on bounds checks.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn update_four(&mut self, o: usize, input: f64, n_target: usize, sim: &SimSpec) {
-        use std::arch::x86_64::*;
-        let (w, n, n_exc) = (self.width, self.n, self.n_exc);
-        assert!(o + 4 <= w && n_target <= n_exc && n_exc <= n);
-        assert!(self.r.len() >= n * w && self.y_ee.len() >= n_exc * w && self.y_inh.len() >= (n - n_exc) * w);
-        let relu = sim.transfer == Transfer::Relu;
-        let zero = _mm256_setzero_pd();
-        let (dt, tau) = (_mm256_set1_pd(sim.dt), _mm256_set1_pd(sim.tau));
-        let r = self.r.as_mut_ptr().add(o);
-        // One neuron: the new rates from the old and the input y + stim;
-        // f = np.maximum(0, x) is `0 >= x ? 0 : x` (NaN stays, −0 gives +0);
-        // −r + f(x) is f(x) − r (IEEE subtraction is adding the negation).
-        let step = |at: usize, y: __m256d, stim: __m256d, moved: &mut __m256d| {
-            let old = _mm256_loadu_pd(r.add(at));
-            let x = _mm256_add_pd(y, stim);
-            let fx = if relu {
-                _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_GE_OQ>(zero, x), x)
-            } else {
-                x
-            };
-            let new = _mm256_add_pd(old, _mm256_div_pd(_mm256_mul_pd(_mm256_sub_pd(fx, old), dt), tau));
-            _mm256_storeu_pd(r.add(at), new);
-            *moved = _mm256_or_pd(*moved, _mm256_xor_pd(old, new));
-            new
+    /// One step of every active lane.
+    #[allow(clippy::too_many_arguments)]
+    fn step<T: Transfer, I: Integrator>(
+        &mut self,
+        f: T,
+        method: I,
+        schedule: &Schedule,
+        sim: &SimSpec,
+        k: usize,
+        n_target: usize,
+        avx2: bool,
+        split: bool,
+    ) {
+        let op = &mut self.op;
+        let mut eval = |x: &[f64], y: &mut [f64]| op.apply(x, y, avx2, split);
+        let mut rhs = Rhs {
+            f,
+            frame: Frame {
+                n: self.n,
+                n_exc: self.n_exc,
+                n_target,
+                width: self.width,
+                dt: sim.dt,
+                tau: sim.tau,
+            },
+            schedule,
+            eval: &mut eval,
         };
-        let (mut sum, mut check, mut moved) = (zero, zero, zero);
-        let ye = self.y_ee.as_ptr().add(o);
-        for (i, stim) in [(0..n_target, input), (n_target..n_exc, 0.0)] {
-            let stim = _mm256_set1_pd(stim);
-            for i in i {
-                sum = _mm256_add_pd(sum, step(i * w, _mm256_loadu_pd(ye.add(i * w)), stim, &mut moved));
-            }
-        }
-        let yi = self.y_inh.as_ptr().add(o);
-        for i in 0..n - n_exc {
-            let new = step((n_exc + i) * w, _mm256_loadu_pd(yi.add(i * w)), zero, &mut moved);
-            check = _mm256_add_pd(check, _mm256_mul_pd(new, zero));
-        }
-        _mm256_storeu_pd(self.exc_sum[o..o + 4].as_mut_ptr(), sum);
-        _mm256_storeu_pd(self.inh_check[o..o + 4].as_mut_ptr(), check);
-        _mm256_storeu_pd(self.moved[o..o + 4].as_mut_ptr().cast(), moved);
-    }
-
-    /// The update of lanes `o..o + L`. Besides the new rates it gathers what
-    /// the observer needs for the next step, in its order (neurons
-    /// ascending): each lane's excitatory sum, whether its inhibitory rates
-    /// are finite, and whether any rate moved (see [`Observer::settled`]).
-    #[inline(always)]
-    fn update_lanes<const L: usize>(&mut self, o: usize, input: f64, n_target: usize, sim: &SimSpec) {
-        let (dt, tau, f) = (sim.dt, sim.tau, sim.transfer);
-        let (w, n_exc) = (self.width, self.n_exc);
-        let mut sum = [0.0f64; L];
-        // Finiteness of the inhibitory rates does not depend on any order:
-        // x · 0 is ±0 for finite x and NaN otherwise, and NaN survives a sum.
-        let mut check = [0.0f64; L];
-        let mut moved = [0u64; L];
-        #[inline(always)]
-        fn lanes<const L: usize>(x: &mut [f64], at: usize) -> &mut [f64; L] {
-            (&mut x[at..at + L]).try_into().expect("L lanes")
-        }
-        #[inline(always)]
-        fn step<const L: usize>(
-            r: &mut [f64; L],
-            y: &[f64; L],
-            stim: f64,
-            moved: &mut [u64; L],
-            (f, dt, tau): (Transfer, f64, f64),
-        ) {
-            for b in 0..L {
-                let old = r[b];
-                r[b] += (-r[b] + f.apply(y[b] + stim)) * dt / tau;
-                moved[b] |= old.to_bits() ^ r[b].to_bits();
-            }
-        }
-        for i in 0..n_exc {
-            let at = i * w + o;
-            let y: [f64; L] = self.y_ee[at..at + L].try_into().expect("L lanes");
-            let r = lanes::<L>(&mut self.r, at);
-            step(r, &y, if i < n_target { input } else { 0.0 }, &mut moved, (f, dt, tau));
-            for b in 0..L {
-                sum[b] += r[b];
-            }
-        }
-        for i in n_exc..self.n {
-            let y: [f64; L] = self.y_inh[(i - n_exc) * w + o..][..L].try_into().expect("L lanes");
-            let r = lanes::<L>(&mut self.r, i * w + o);
-            step(r, &y, 0.0, &mut moved, (f, dt, tau));
-            for b in 0..L {
-                check[b] += r[b] * 0.0;
-            }
-        }
-        self.exc_sum[o..o + L].copy_from_slice(&sum);
-        self.inh_check[o..o + L].copy_from_slice(&check);
-        self.moved[o..o + L].copy_from_slice(&moved);
-    }
-}
-
-/// A block and the (active) lanes that use it, with each entry's position
-/// in the lane-minor rate array (`column · width`) worked out once per
-/// layout rather than in the hot loop.
-struct Block {
-    m: Arc<Csr>,
-    lanes: Vec<usize>,
-    /// `column · width` per entry; `None` when width is 1 (the columns themselves).
-    scaled: Option<Vec<u32>>,
-    /// A nested block's weights (see [`Block::nested`]): per entry of `m`,
-    /// one per lane of a register (2 or 4), zero past a lane's own row.
-    per_lane: Option<Vec<f64>>,
-}
-
-impl Block {
-    fn new(m: Arc<Csr>, lanes: Vec<usize>, n: usize, width: usize) -> Block {
-        // The kernels read without bounds checks: every row's entries must lie
-        // within the arrays, and every column index must be in range.
-        assert!(m.indptr.len() == m.n_rows + 1 && m.indptr.windows(2).all(|w| w[0] <= w[1]));
-        assert!(m.indptr[m.n_rows] <= m.values.len() && m.values.len() == m.indices.len());
-        assert!(m.n_cols <= n && m.indices.iter().all(|&j| (j as usize) < m.n_cols));
-        assert!(
-            m.n_cols.saturating_mul(width) <= u32::MAX as usize,
-            "rates array too large for u32 positions"
+        method.step(
+            &mut rhs,
+            k,
+            &mut self.r,
+            &mut self.y,
+            &mut self.bufs,
+            &mut self.sums,
+            avx2,
         );
-        let scaled = (width > 1).then(|| m.indices.iter().map(|&j| j * width as u32).collect());
-        Block {
-            m,
-            lanes,
-            scaled,
-            per_lane: None,
-        }
-    }
-
-    /// One block for several matrices whose rows are nested: in every row,
-    /// each matrix's columns are a prefix of the longest one's (the random
-    /// blocks of one seed at several connection probabilities, see
-    /// [`crate::network::build::RandomParts`]). Their lanes run as lanes of
-    /// one block over the longest rows, each with its own weights and zeros
-    /// past its own row. A zero term leaves an accumulator as it was (`x +
-    /// (±0) = x` for the finite sums of a run not yet diverged; a run stops
-    /// when it diverges, see [`Layout::new`]), and a prefix keeps each entry
-    /// in the accumulator it has alone, so every lane gets exactly the bits
-    /// of its own matrix. `None` unless the matrices nest and their lanes are
-    /// 2 to 4 adjacent ones that fit one register.
-    fn nested(groups: &[(Arc<Csr>, Vec<usize>)], n: usize, width: usize) -> Option<Block> {
-        let mut lanes: Vec<(usize, &Csr)> = groups
-            .iter()
-            .flat_map(|(m, l)| l.iter().map(move |&b| (b, &**m)))
-            .collect();
-        lanes.sort_by_key(|&(b, _)| b);
-        let off = lanes.first()?.0;
-        let k = lanes.len();
-        let c = if k == 2 { 2 } else { 4 };
-        let adjacent = lanes.iter().enumerate().all(|(i, &(b, _))| b == off + i);
-        if !(2..=4).contains(&k) || !adjacent || off + c > width {
-            return None;
-        }
-        let first = lanes[0].1;
-        let (rows, cols) = (first.n_rows, first.n_cols);
-        if lanes
-            .iter()
-            .any(|(_, m)| m.n_rows != rows || m.n_cols != cols || m.indptr.len() != rows + 1)
-        {
-            return None;
-        }
-        let row = |m: &Csr, i: usize| m.indptr[i]..m.indptr[i + 1];
-        let mut union = Csr {
-            n_rows: rows,
-            n_cols: cols,
-            indptr: vec![0],
-            ..Default::default()
-        };
-        let mut per_lane = Vec::new();
-        for i in 0..rows {
-            let (_, longest) = *lanes.iter().max_by_key(|(_, m)| row(m, i).len())?;
-            let all = &longest.indices[row(longest, i)];
-            if lanes.iter().any(|(_, m)| !all.starts_with(&m.indices[row(m, i)])) {
-                return None;
-            }
-            union.indices.extend_from_slice(all);
-            union.values.extend_from_slice(&longest.values[row(longest, i)]);
-            union.indptr.push(union.indices.len());
-            for q in 0..all.len() {
-                for s in 0..c {
-                    let w = lanes.get(s).map_or(0.0, |(_, m)| {
-                        let r = row(m, i);
-                        if q < r.len() {
-                            m.values[r.start + q]
-                        } else {
-                            0.0
-                        }
-                    });
-                    per_lane.push(w);
-                }
-            }
-        }
-        let mut b = Block::new(Arc::new(union), lanes.iter().map(|&(b, _)| b).collect(), n, width);
-        b.per_lane = Some(per_lane);
-        Some(b)
-    }
-
-    fn positions(&self) -> &[u32] {
-        self.scaled.as_deref().unwrap_or(&self.m.indices)
-    }
-
-    /// The weights a kernel reads: `c` per entry for a nested block, else
-    /// the matrix's own; checked to cover every entry.
-    #[inline]
-    fn values(&self, c: usize, per_lane: bool) -> &[f64] {
-        let entries = self.m.indptr[self.m.n_rows];
-        match (&self.per_lane, per_lane) {
-            (Some(v), true) => {
-                assert!(v.len() >= entries * c);
-                v
-            }
-            (None, false) => &self.m.values,
-            _ => panic!("kernel and block disagree on per-lane weights"),
-        }
-    }
-
-    /// What every kernel's unchecked reads rely on besides Block::new's
-    /// checks: lanes up to `lanes_end` fit the layout, `r` holds every
-    /// column's lanes, `out` every row of `rows`.
-    #[inline]
-    fn check(&self, rows: &Range<usize>, r: &[f64], width: usize, lanes_end: usize, out: &[f64]) {
-        let m = &*self.m;
-        assert!(lanes_end <= width && r.len() >= m.n_cols * width);
-        assert!(out.len() >= rows.len() * width && rows.end <= m.n_rows);
     }
 }
 
-/// Which lanes use which block, for the active lanes (renumbered 0..).
-struct Layout {
-    ee: Vec<Block>,
-    ei: Vec<Block>,
-    inh: Vec<Block>,
-}
-
-impl Layout {
-    /// With `nest`, blocks that nest run as one ([`Block::nested`]): only for
-    /// runs that stop once diverged, since past divergence a zero weight
-    /// times an infinite rate is NaN where the run alone has no term.
-    fn new(lanes: &[&Parts], active: &[usize], width: usize, nest: bool) -> Layout {
-        let act: Vec<&Parts> = active.iter().map(|&l| lanes[l]).collect();
-        let n = act.first().map_or(0, |p| p.n);
-        let blocks = |pick: fn(&Parts) -> &Arc<Csr>| {
-            let g = groups(&act, pick);
-            if !nest || g.len() < 2 {
-                return g.into_iter().map(|(m, l)| Block::new(m, l, n, width)).collect();
-            }
-            // Greedily, in lane order: a cluster of groups grows while they
-            // nest (`joined` is the cluster's nested block, once it has two).
-            let mut out = Vec::new();
-            let mut cluster: Vec<(Arc<Csr>, Vec<usize>)> = Vec::new();
-            let mut joined: Option<Block> = None;
-            for grp in g {
-                cluster.push(grp);
-                if cluster.len() == 1 {
-                    continue;
-                }
-                match Block::nested(&cluster, n, width) {
-                    Some(b) => joined = Some(b),
-                    None => {
-                        let last = cluster.pop().expect("just pushed");
-                        out.push(match joined.take() {
-                            Some(b) => b,
-                            None => {
-                                let (m, l) = cluster.pop().expect("a cluster of one");
-                                Block::new(m, l, n, width)
-                            }
-                        });
-                        cluster = vec![last];
-                    }
-                }
-            }
-            out.push(match joined {
-                Some(b) => b,
-                None => {
-                    let (m, l) = cluster.pop().expect("groups were not empty");
-                    Block::new(m, l, n, width)
-                }
-            });
-            out
-        };
-        Layout {
-            ee: blocks(|p| &p.ee),
-            ei: blocks(|p| &p.exc_inh),
-            inh: blocks(|p| &p.inh_rows),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A pseudo-random sparse matrix with rows of 0 to ~40 entries.
-    fn matrix(n_rows: usize, n_cols: usize, seed: u64) -> Csr {
-        let mut s = seed;
-        let mut next = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            s >> 33
-        };
-        let mut t = Vec::new();
-        for i in 0..n_rows {
-            let len = next() as usize % 41;
-            let mut cols: Vec<usize> = (0..len).map(|_| next() as usize % n_cols).collect();
-            cols.sort_unstable();
-            cols.dedup();
-            for j in cols {
-                t.push((i, j, (next() as f64 / 1e9) - 1.0));
-            }
-        }
-        Csr::from_sorted_triplets(n_rows, n_cols, t)
-    }
-
-    #[test]
-    fn rates_start_on_a_cache_line() {
-        for len in [0, 1, 7, 8, 9, 444 * 4, 444 * 3] {
-            let mut l = Lines::zeroed(len);
-            assert_eq!(l.len(), len);
-            assert_eq!(l.as_ptr() as usize % 64, 0, "{len} rates");
-            assert!(l.iter().all(|&x| x.to_bits() == 0));
-            if len > 0 {
-                l[len - 1] = 2.5;
-                assert_eq!(l[len - 1], 2.5);
-            }
-        }
-    }
-
-    /// The hand-written four-lane update gives the generic update's bits:
-    /// rates, excitatory sums, the inhibitory check and the moved bits,
-    /// with inputs of every sign, zeros of both signs, infinities and NaN.
-    #[test]
-    fn every_update_build_gives_the_same_bits() {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
-            let (n, n_exc) = (37, 29);
-            let empty = |rows: usize| {
-                Arc::new(Csr {
-                    n_rows: rows,
-                    n_cols: n,
-                    indptr: vec![0; rows + 1],
-                    ..Default::default()
-                })
-            };
-            let lane = |k: usize| Parts {
-                n,
-                n_exc,
-                ee: Arc::new(Csr {
-                    n_rows: n_exc,
-                    n_cols: n_exc,
-                    indptr: vec![0; n_exc + 1],
-                    ..Default::default()
-                }),
-                exc_inh: empty(n_exc),
-                exc_factor: Arc::new((0..n_exc).map(|i| 0.5 + (i * k) as f64 * 0.01).collect()),
-                inh_rows: empty(n - n_exc),
-                reciprocal: None,
-                nnz_ee: None,
-            };
-            let parts: Vec<Parts> = (0..6).map(lane).collect();
-            let lanes: Vec<&Parts> = parts.iter().collect();
-            let special = [0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e-310, -1e-310];
-            let mut s = 9u64;
-            let mut next = |k: usize| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                if k % 11 == 0 {
-                    special[(s >> 40) as usize % special.len()]
-                } else {
-                    ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.4) * 50.0
-                }
-            };
-            for (width, transfer) in [(4, Transfer::Relu), (6, Transfer::Relu), (4, Transfer::Linear)] {
-                let sim = SimSpec {
-                    transfer,
-                    ..SimSpec::default()
-                };
-                let mut a = State::new(&lanes, (0..width).collect(), n, n_exc, false);
-                let mut b = State::new(&lanes, (0..width).collect(), n, n_exc, false);
-                assert_eq!(a.width, width);
-                for (k, (x, y)) in a.r.iter_mut().zip(b.r.iter_mut()).enumerate() {
-                    *x = next(k).abs();
-                    *y = *x;
-                }
-                for (xs, ys) in [
-                    (&mut a.y_ee, &mut b.y_ee),
-                    (&mut a.y_ei, &mut b.y_ei),
-                    (&mut a.y_inh, &mut b.y_inh),
-                ] {
-                    for (k, (x, y)) in xs.iter_mut().zip(ys.iter_mut()).enumerate() {
-                        *x = next(k);
-                        *y = *x;
-                    }
-                }
-                // SAFETY: the CPU has AVX2 (checked above).
-                unsafe { a.update_avx2(7.5, 11, &sim) };
-                b.update_generic(7.5, 11, &sim);
-                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&a.r), bits(&b.r), "rates, width {width}");
-                assert_eq!(bits(&a.exc_sum), bits(&b.exc_sum), "sums, width {width}");
-                assert_eq!(bits(&a.inh_check), bits(&b.inh_check), "check, width {width}");
-                assert_eq!(a.moved, b.moved, "moved, width {width}");
-            }
-        }
-    }
-
-    #[test]
-    fn every_kernel_build_gives_the_same_bits() {
-        if !has_avx2() {
-            return;
-        }
-        let n = 97;
-        let m = Arc::new(matrix(n, n, 5));
-        // Lane sets of one to four adjacent lanes and gaps, in layouts of several widths.
-        for (width, lanes) in [
-            (1, vec![0]),
-            (2, vec![1]),
-            (2, vec![0, 1]),
-            (3, vec![0, 2]),
-            (4, vec![0, 2]),
-            (4, vec![0, 1, 3]),
-            (5, vec![1, 4]),
-            (4, vec![0, 1, 2]),
-            (4, vec![0, 1, 2, 3]),
-            (6, vec![0, 1, 3, 4, 5]),
-        ] {
-            let b = Block::new(m.clone(), lanes.clone(), n, width);
-            let r: Vec<f64> = (0..n * width + 1)
-                .map(|k| ((k * 7919) % 1000) as f64 / 37.0 - 9.0)
-                .collect();
-            let mut plain = vec![0.0; n * width];
-            let mut avx = vec![0.0; n * width];
-            apply(&b, &r, width, &mut plain, false);
-            apply(&b, &r, width, &mut avx, true);
-            for i in 0..n {
-                for &l in &lanes {
-                    let (x, y) = (plain[i * width + l], avx[i * width + l]);
-                    assert_eq!(
-                        x.to_bits(),
-                        y.to_bits(),
-                        "width {width}, lanes {lanes:?}: row {i} lane {l}"
-                    );
-                }
-            }
-            // And both equal the canonical sum written out.
-            for i in 0..n {
-                for &l in &lanes {
-                    let (lo, hi) = (m.indptr[i], m.indptr[i + 1]);
-                    let mut acc = [0.0f64; 4];
-                    for p in 0..hi - lo {
-                        acc[p % 4] += m.values[lo + p] * r[m.indices[lo + p] as usize * width + l];
-                    }
-                    let o = (acc[0] + acc[2]) + (acc[1] + acc[3]);
-                    assert_eq!(o.to_bits(), plain[i * width + l].to_bits(), "canonical order, row {i}");
-                }
-            }
-        }
-    }
-
-    /// Keep a prefix of each row of `m` (about `share` of it) with weights
-    /// scaled by `scale`: how the random blocks of one seed nest over p.
-    fn prefix(m: &Csr, share: f64, scale: f64) -> Csr {
-        let mut t = Vec::new();
-        for i in 0..m.n_rows {
-            let row: Vec<(usize, f64)> = m.row(i).collect();
-            let keep = (row.len() as f64 * share).round() as usize;
-            t.extend(row[..keep].iter().map(|&(j, v)| (i, j, v * scale)));
-        }
-        Csr::from_sorted_triplets(m.n_rows, m.n_cols, t)
-    }
-
-    #[test]
-    fn nested_blocks_give_each_lane_the_bits_it_has_alone() {
-        let n = 97;
-        let full = matrix(n, n, 11);
-        for avx2 in [false, true] {
-            if avx2 && !has_avx2() {
-                continue;
-            }
-            for (width, lanes) in [
-                (2, vec![0, 1]),
-                (4, vec![0, 1, 2]),
-                (4, vec![0, 1, 2, 3]),
-                (6, vec![2, 3]),
-            ] {
-                let mats: Vec<Arc<Csr>> = lanes
-                    .iter()
-                    .enumerate()
-                    .map(|(k, _)| Arc::new(prefix(&full, [0.3, 1.0, 0.6, 0.8][k], 1.0 + k as f64 / 3.0)))
-                    .collect();
-                let groups: Vec<(Arc<Csr>, Vec<usize>)> =
-                    mats.iter().zip(&lanes).map(|(m, &l)| (m.clone(), vec![l])).collect();
-                let nested = Block::nested(&groups, n, width).expect("prefixes nest");
-                let r: Vec<f64> = (0..n * width)
-                    .map(|k| ((k * 7919) % 1000) as f64 / 37.0 - 9.0)
-                    .collect();
-                let mut together = vec![0.0; n * width];
-                apply(&nested, &r, width, &mut together, avx2);
-                for (m, &l) in mats.iter().zip(&lanes) {
-                    let alone = Block::new(m.clone(), vec![l], n, width);
-                    let mut out = vec![0.0; n * width];
-                    apply(&alone, &r, width, &mut out, avx2);
-                    for i in 0..n {
-                        let (x, y) = (out[i * width + l], together[i * width + l]);
-                        assert_eq!(
-                            x.to_bits(),
-                            y.to_bits(),
-                            "avx2 {avx2}, lanes {lanes:?}: row {i} lane {l}"
-                        );
-                    }
-                }
-            }
-        }
-        // Rows that do not nest, or lanes that are not adjacent, are refused.
-        let a = Arc::new(prefix(&full, 0.5, 1.0));
-        let shifted = Arc::new(Csr::from_sorted_triplets(
-            n,
-            n,
-            (0..n).flat_map(|i| full.row(i).skip(1).map(move |(j, v)| (i, j, v)).collect::<Vec<_>>()),
-        ));
-        assert!(Block::nested(&[(a.clone(), vec![0]), (shifted, vec![1])], n, 2).is_none());
-        assert!(Block::nested(&[(a.clone(), vec![0]), (Arc::new(full.clone()), vec![2])], n, 4).is_none());
-    }
+/// Whether a run stops early at all (for the callers that batch).
+pub fn stops_early(sim: &SimSpec) -> bool {
+    sim.stop_early != StopEarly::Never
 }

@@ -6,74 +6,37 @@
 //! n × steps array is ever needed.
 
 pub mod batch;
+pub mod integrate;
 pub mod kernel;
+pub mod kernels;
+pub mod observe;
+pub(crate) mod operator;
+pub mod transfer;
 
+pub use integrate::Method;
 pub use kernel::{Kernel, KernelChoice};
+pub use observe::{Column, ColumnKind, MetricSpec, Observer, StopEarly, Value, Verdict};
+pub use transfer::TransferSpec;
 
 use crate::network::build::np_sum;
 use crate::network::Network;
 use crate::{bail, Result};
-
-/// The transfer function `f`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Transfer {
-    /// `max(0, x)`.
-    #[default]
-    Relu,
-    /// `x`.
-    Linear,
-}
-
-impl Transfer {
-    /// Parse the experiment-file name.
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "relu" => Ok(Self::Relu),
-            "linear" => Ok(Self::Linear),
-            _ => bail!("simulation.transfer: unknown '{s}' (expected \"relu\" or \"linear\")"),
-        }
-    }
-
-    /// The experiment-file name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Relu => "relu",
-            Self::Linear => "linear",
-        }
-    }
-
-    #[inline]
-    pub(crate) fn apply(self, x: f64) -> f64 {
-        match self {
-            // np.maximum(0, x) as numpy computes it, `0 >= x ? 0 : x`: NaN
-            // propagates and −0 gives +0 (f64::max may return either zero).
-            Self::Relu => {
-                if 0.0 >= x {
-                    0.0
-                } else {
-                    x
-                }
-            }
-            Self::Linear => x,
-        }
-    }
-}
 
 /// The `[simulation]` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimSpec {
     /// Simulated time (s); `steps = floor(t_max / dt)`.
     pub t_max: f64,
-    /// Euler step (s).
+    /// Step (s).
     pub dt: f64,
     /// Time constant (s).
     pub tau: f64,
     /// Transfer function.
-    pub transfer: Transfer,
-    /// Stop a run once ΔT is decided or divergence declared, or once its
-    /// rates stop changing after the stimulus (see [`Observer::settled`]);
-    /// the result is the full run's either way.
-    pub stop_early: bool,
+    pub transfer: TransferSpec,
+    /// Integrator.
+    pub method: Method,
+    /// When a run may stop before `t_max` (see [`StopEarly`]).
+    pub stop_early: StopEarly,
 }
 
 impl Default for SimSpec {
@@ -82,8 +45,9 @@ impl Default for SimSpec {
             t_max: 50.0,
             dt: 0.01,
             tau: 0.25,
-            transfer: Transfer::Relu,
-            stop_early: true,
+            transfer: TransferSpec::Relu,
+            method: Method::Euler,
+            stop_early: StopEarly::Exact,
         }
     }
 }
@@ -142,25 +106,6 @@ impl Default for StimulusSpec {
     }
 }
 
-/// The `[metric]` section.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MetricSpec {
-    /// Return threshold above baseline, as a fraction of the stimulus.
-    pub threshold_ratio: f64,
-    /// Excitatory mean above which a run has diverged (default 1e6 × strength).
-    pub divergence_threshold: Option<f64>,
-}
-
-impl MetricSpec {
-    /// The notebook's metric.
-    pub fn notebook() -> Self {
-        MetricSpec {
-            threshold_ratio: 0.01,
-            divergence_threshold: None,
-        }
-    }
-}
-
 /// A stimulus laid out on the step grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
@@ -176,6 +121,10 @@ pub struct Schedule {
     pub strength: f64,
     /// Step size.
     pub dt: f64,
+    /// Stimulus on from (s).
+    pub start: f64,
+    /// Stimulus on until, inclusive (s).
+    pub end: f64,
 }
 
 impl Schedule {
@@ -225,6 +174,8 @@ impl Schedule {
             n_target,
             strength: stim.strength,
             dt: sim.dt,
+            start: stim.start,
+            end: stim.end,
         })
     }
 
@@ -232,6 +183,17 @@ impl Schedule {
     #[inline]
     pub fn input(&self, k: usize) -> f64 {
         if k >= self.on.0 && k <= self.on.1 {
+            self.strength
+        } else {
+            0.0
+        }
+    }
+
+    /// The input of a targeted neuron at time `t` (for integrators that
+    /// evaluate between steps): on while `start ≤ t ≤ end`.
+    #[inline]
+    pub fn input_at(&self, t: f64) -> f64 {
+        if self.start <= t && t <= self.end {
             self.strength
         } else {
             0.0
@@ -274,14 +236,21 @@ pub struct Response {
     pub t_return: Option<f64>,
     /// Whether activity returned to baseline.
     pub returned: bool,
-    /// Whether a rate became non-finite or the excitatory mean exceeded the divergence threshold.
+    /// Whether at any step a rate was not finite or |excitatory mean|
+    /// exceeded the divergence threshold (with `stop_early = "at_return"`:
+    /// any simulated step).
     pub diverged: bool,
+    /// Whether every metric column equals the full run's.
+    pub complete: bool,
     /// The last simulated time (s).
     pub t_end: f64,
     /// Largest excitatory mean over the simulated steps.
     pub peak_exc_mean: f64,
     /// Excitatory mean at `t_end`.
     pub final_exc_mean: f64,
+    /// Every metric column, in table order (network metrics null until
+    /// filled in where W is known, see [`Response::set`]).
+    pub metrics: Vec<(&'static str, Value)>,
     /// Steps simulated (for the updates/s accounting): steps whose result
     /// is known without computing them (the all-zero state before the
     /// stimulus in the batched engine, a settled state) are not counted.
@@ -290,153 +259,57 @@ pub struct Response {
     pub trace: Option<Trace>,
 }
 
-/// Watches one run step by step and decides ΔT: the part of a simulation
-/// that does not depend on how `W r` is computed, so batched kernels reuse it.
-#[derive(Debug, Clone)]
-pub struct Observer {
-    n_exc: usize,
-    on: (usize, usize),
-    on_value: f64,
-    threshold_ratio: f64,
-    divergence: f64,
-    dt: f64,
-    stop_early: bool,
-    threshold: f64,
-    peak: f64,
-    last_mean: f64,
-    last_step: usize,
-    t_return: Option<f64>,
-    diverged: bool,
-    frozen: bool,
-}
-
-/// What the observer says after a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Keep going.
-    Running,
-    /// ΔT is decided or the run diverged.
-    Decided,
-}
-
-impl Observer {
-    /// An observer of a run of `n_exc` excitatory neurons.
-    pub fn new(schedule: &Schedule, metric: &MetricSpec, n_exc: usize, stop_early: bool) -> Observer {
-        Observer {
-            n_exc,
-            on: schedule.on,
-            on_value: schedule.on_value,
-            threshold_ratio: metric.threshold_ratio,
-            divergence: metric.divergence_threshold.unwrap_or(1e6 * schedule.strength),
-            dt: schedule.dt,
-            stop_early,
-            threshold: f64::NAN,
-            peak: f64::NEG_INFINITY,
-            last_mean: f64::NAN,
-            last_step: 0,
-            t_return: None,
-            diverged: false,
-            frozen: false,
-        }
-    }
-
-    /// Look at the rates `r` of step `k`. Once the run is decided and
-    /// `stop_early` holds, the result is frozen: later steps (simulated only
-    /// for a trace) change nothing, so results never depend on tracing.
-    pub fn observe(&mut self, k: usize, r: &[f64]) -> Verdict {
-        if self.frozen {
-            return Verdict::Decided;
-        }
-        let exc = &r[..self.n_exc];
-        // np.mean(r, axis=0) over neurons adds them in order.
-        let mut sum = 0.0;
-        for &x in exc {
-            sum += x;
-        }
-        let others_finite = r[self.n_exc..].iter().all(|x| x.is_finite());
-        self.observe_sum(k, sum, others_finite, || exc.to_vec())
-    }
-
-    /// As [`Observer::observe`] from the in-order sum of the excitatory rates
-    /// (what batched engines compute for many runs at once), whether every
-    /// inhibitory rate is finite, and the excitatory rates on demand (needed
-    /// once, for the baseline).
-    pub fn observe_sum(
-        &mut self,
-        k: usize,
-        exc_sum: f64,
-        others_finite: bool,
-        exc: impl FnOnce() -> Vec<f64>,
-    ) -> Verdict {
-        if self.frozen {
-            return Verdict::Decided;
-        }
-        let mean = exc_sum / self.n_exc as f64;
-        self.last_mean = mean;
-        self.last_step = k;
-        // np.max propagates NaN.
-        if !self.peak.is_nan() && (mean.is_nan() || mean > self.peak) {
-            self.peak = mean;
-        }
-        if k + 1 == self.on.0 {
-            // np.mean of one column: numpy's pairwise order.
-            let b = np_sum(&exc()) / self.n_exc as f64;
-            self.threshold = self.on_value * self.threshold_ratio + b;
-        }
-        let mut decided = false;
-        if self.t_return.is_none() && k >= self.on.1 && mean < self.threshold {
-            self.t_return = Some(k as f64 * self.dt);
-            decided = true;
-        }
-        if !self.diverged && (!mean.is_finite() || !others_finite || mean > self.divergence) {
-            self.diverged = true;
-            decided = true;
-        }
-        if decided && self.stop_early {
-            self.frozen = true;
-            return Verdict::Decided;
-        }
-        Verdict::Running
-    }
-
-    /// Tell the observer that `r_k`, just observed at step `k`, is bit for
-    /// bit the state `r_{k−1}` it came from. When the stimulus was already off
-    /// for that step (and stays off), every later state is this one, so the
-    /// rest of the run is known without simulating it: the run ends as if
-    /// simulated to the last step. Returns [`Verdict::Decided`] when it did
-    /// so (only with `stop_early`; a decided run stays as it was).
-    pub fn settled(&mut self, k: usize, steps: usize) -> Verdict {
-        if self.frozen {
-            return Verdict::Decided;
-        }
-        if !self.stop_early || k < self.on.1 + 2 || steps == 0 {
-            return Verdict::Running;
-        }
-        // Nothing observed from here on differs from step k: no return (k
-        // was past the stimulus and did not return), no divergence, no new peak.
-        self.last_step = steps - 1;
-        self.frozen = true;
-        Verdict::Decided
-    }
-
-    /// The run's result.
-    pub fn finish(&self, steps_simulated: usize, trace: Option<Trace>) -> Response {
-        let on_end = self.on.1 as f64 * self.dt;
+impl Response {
+    /// The response of an observed run.
+    pub fn from_observation(
+        spec: &MetricSpec,
+        obs: observe::Observation,
+        steps_simulated: usize,
+        trace: Option<Trace>,
+    ) -> Response {
+        let t_return = obs.return_step.map(|k| k as f64 * obs.dt);
         Response {
-            delta_t: self.t_return.map(|t| t - on_end),
-            t_return: self.t_return,
-            returned: self.t_return.is_some(),
-            diverged: self.diverged,
-            t_end: self.last_step as f64 * self.dt,
-            peak_exc_mean: self.peak,
-            final_exc_mean: self.last_mean,
+            delta_t: t_return.map(|t| t - obs.on.1 as f64 * obs.dt),
+            t_return,
+            returned: t_return.is_some(),
+            diverged: obs.diverged,
+            complete: obs.complete,
+            t_end: obs.last_step as f64 * obs.dt,
+            peak_exc_mean: obs.peak,
+            final_exc_mean: obs.final_mean,
+            metrics: observe::cells(spec, &obs),
             steps_simulated,
             trace,
         }
     }
+
+    /// The value of a metric column.
+    pub fn get(&self, column: &str) -> Option<Value> {
+        self.metrics.iter().find(|(c, _)| *c == column).map(|(_, v)| *v)
+    }
+
+    /// Set a metric column (where W is known: the network metrics).
+    pub fn set(&mut self, column: &'static str, value: Value) {
+        match self.metrics.iter_mut().find(|(c, _)| *c == column) {
+            Some((_, v)) => *v = value,
+            None => self.metrics.push((column, value)),
+        }
+    }
+
+    /// Fill in the network metrics of `spec` from the dense row-major W.
+    pub fn add_network_metrics(&mut self, spec: &MetricSpec, n: usize, w: &[f64], tau: f64) {
+        for m in observe::network_metrics(spec) {
+            for (c, v) in m.columns().iter().zip(m.values(n, w, tau)) {
+                self.set(c.name, v);
+            }
+        }
+    }
 }
 
-/// Simulate `net` under `schedule` and measure ΔT.
+/// Simulate `net` under `schedule` with an assembled W (the checking
+/// engine of `simulation.kernel = "dense"` / `"sparse"`): the same
+/// integrators, transfer functions and observer as the batched engine, one
+/// run at a time.
 pub fn simulate(
     net: &Network,
     kernel: &Kernel,
@@ -445,52 +318,105 @@ pub fn simulate(
     metric: &MetricSpec,
     record: &Record,
 ) -> Response {
-    let n = net.n;
-    let mut r = vec![0.0; n];
-    let mut y = vec![0.0; n];
-    let mut obs = Observer::new(schedule, metric, net.n_exc, sim.stop_early);
-    let mut trace = record.trace.then(|| Trace {
-        neurons: record.neurons.iter().copied().filter(|&i| i < n).collect(),
-        ..Default::default()
-    });
-    if let Some(t) = &mut trace {
-        t.rates = vec![Vec::new(); t.neurons.len()];
+    use integrate::{Frame, Integrator, LaneSums, Rhs, WithIntegrator};
+    use transfer::{Transfer, WithTransfer};
+    struct Job<'a> {
+        net: &'a Network,
+        kernel: &'a Kernel,
+        schedule: &'a Schedule,
+        sim: &'a SimSpec,
+        metric: &'a MetricSpec,
+        record: &'a Record,
     }
-    let mut simulated = 0;
-    let mut moved = true;
-    for k in 0..schedule.steps {
-        simulated = k + 1;
-        let mut decided = obs.observe(k, &r) == Verdict::Decided;
-        if !decided && !moved && trace.is_none() {
-            decided = obs.settled(k, schedule.steps) == Verdict::Decided;
+    struct ByTransfer<'a>(Job<'a>);
+    struct ByMethod<'a, T>(Job<'a>, T);
+    impl WithTransfer for ByTransfer<'_> {
+        type Out = Response;
+        fn run<T: Transfer>(self, f: T) -> Response {
+            let m = self.0.sim.method;
+            m.with(ByMethod(self.0, f))
         }
-        if let Some(t) = &mut trace {
-            push_trace(t, k, &r, net.n_exc, schedule);
-        }
-        if (decided && trace.is_none()) || k + 1 == schedule.steps {
-            break;
-        }
-        moved = euler_step(kernel, schedule, sim, k, &mut r, &mut y);
     }
-    obs.finish(simulated, trace)
-}
-
-/// One Euler step from r_k to r_{k+1}, in the notebook's operation order.
-/// Returns whether any rate changed (bit for bit).
-#[inline]
-pub fn euler_step(kernel: &Kernel, schedule: &Schedule, sim: &SimSpec, k: usize, r: &mut [f64], y: &mut [f64]) -> bool {
-    kernel.apply(r, y);
-    let input = schedule.input(k);
-    let (dt, tau, f) = (sim.dt, sim.tau, sim.transfer);
-    let mut moved = 0u64;
-    for (i, (ri, &yi)) in r.iter_mut().zip(y.iter()).enumerate() {
-        let stim = if i < schedule.n_target { input } else { 0.0 };
-        let pre = yi + stim;
-        let old = *ri;
-        *ri += (-*ri + f.apply(pre)) * dt / tau;
-        moved |= old.to_bits() ^ ri.to_bits();
+    impl<T: Transfer> WithIntegrator for ByMethod<'_, T> {
+        type Out = Response;
+        fn run<I: Integrator>(self, m: I) -> Response {
+            let Job {
+                net,
+                kernel,
+                schedule,
+                sim,
+                metric,
+                record,
+            } = self.0;
+            let n = net.n;
+            let mut r = vec![0.0; n];
+            let mut y = vec![0.0; n];
+            let mut bufs: Vec<kernels::Lines> = (0..I::BUFFERS).map(|_| kernels::Lines::zeroed(n)).collect();
+            let mut sums = LaneSums::new(1);
+            let mut obs = Observer::new(schedule, metric, net.n_exc, sim.stop_early);
+            let mut trace = record.trace.then(|| Trace {
+                neurons: record.neurons.iter().copied().filter(|&i| i < n).collect(),
+                ..Default::default()
+            });
+            if let Some(t) = &mut trace {
+                t.rates = vec![Vec::new(); t.neurons.len()];
+            }
+            let mut eval = |x: &[f64], y: &mut [f64]| kernel.apply(x, y);
+            let mut rhs = Rhs {
+                f: self.1,
+                frame: Frame {
+                    n,
+                    n_exc: net.n_exc,
+                    n_target: schedule.n_target.min(net.n_exc),
+                    width: 1,
+                    dt: sim.dt,
+                    tau: sim.tau,
+                },
+                schedule,
+                eval: &mut eval,
+            };
+            let certifiable =
+                matches!(sim.transfer, TransferSpec::Relu) && sim.method == Method::Euler && sim.dt <= sim.tau;
+            let mut cert: Option<observe::Certificate> = None;
+            let mut simulated = 0;
+            for k in 0..schedule.steps {
+                simulated = k + 1;
+                let mut verdict = obs.observe(k, &r);
+                if verdict == Verdict::Certify {
+                    let ok = certifiable && k > schedule.on.1 && {
+                        let c = cert.get_or_insert_with(|| observe::Certificate::new(&net.exc_block()));
+                        let h = sim.dt / sim.tau;
+                        c.holds(
+                            r[..net.n_exc].iter().copied(),
+                            schedule.steps - 1 - k,
+                            h,
+                            obs.divergence_threshold(),
+                        )
+                    };
+                    verdict = obs.certified(k, ok);
+                }
+                if verdict != Verdict::Decided && k > 0 && sums.moved[0] == 0 && trace.is_none() {
+                    verdict = obs.settled(k);
+                }
+                if let Some(t) = &mut trace {
+                    push_trace(t, k, &r, net.n_exc, schedule);
+                }
+                if (verdict == Verdict::Decided && trace.is_none()) || k + 1 == schedule.steps {
+                    break;
+                }
+                m.step(&mut rhs, k, &mut r, &mut y, &mut bufs, &mut sums, false);
+            }
+            obs.finish(metric, simulated, trace)
+        }
     }
-    moved != 0
+    sim.transfer.with(ByTransfer(Job {
+        net,
+        kernel,
+        schedule,
+        sim,
+        metric,
+        record,
+    }))
 }
 
 pub(crate) fn push_trace(t: &mut Trace, k: usize, r: &[f64], n_exc: usize, schedule: &Schedule) {
