@@ -1,124 +1,112 @@
-//! Kernel benchmark (not a test): synaptic updates per second of the batched
-//! engine on the homework network (observed MICrONS E–E block, 444 neurons),
-//! one to four lanes, and of the single-run dense and sparse kernels.
+//! Kernel benchmark (not a test): the multi-lane sparse mat-vec kernels
+//! alone (`sim::kernels`), on synthetic CSR matrices of several sizes and
+//! densities, one to four lanes, shared and nested weights. No model, no
+//! integrator: `out = M · r` repeated.
 //!
 //!     cargo bench -p ratenet --bench kernels
 //!
-//! A synaptic update is one non-zero weight used in one simulated step for
-//! one run. Numbers are per core (everything here runs on one thread).
+//! Reported: nanoseconds per stored entry and lane, and entry-lane products
+//! per second (one thread).
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use ratenet::experiment::{self, Spec};
-use ratenet::network::build::{self, Parts};
-use ratenet::network::{nulls, NullModel, RngMode};
-use ratenet::sim::{self, batch, Kernel, KernelChoice, Record, Schedule};
+use ratenet::matrix::Csr;
+use ratenet::sim::kernels::{product, Block};
 
-fn spec() -> Spec {
-    let d = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/microns_1300");
-    let text = format!(
-        "compat = \"notebook\"\n[data]\nsynapses = \"{d}/synapses_synthetic_1300.feather\"\ncells = \"{d}/cell_info_1300.feather\"\n\
-         [simulation]\nt_max = 10.0\n"
-    );
-    Spec::parse(&text).expect("bench spec")
+/// A reproducible random n × n matrix with about `density · n` entries a
+/// row (columns ascending), weights in (−1, 1).
+fn matrix(n: usize, density: f64, seed: u64) -> Csr {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut t = Vec::new();
+    let cut = (density * u64::MAX as f64) as u64;
+    for i in 0..n {
+        for j in 0..n {
+            if next() < cut {
+                t.push((i, j, (next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0));
+            }
+        }
+    }
+    Csr::from_sorted_triplets(n, n, t)
 }
 
-fn time<F: FnMut()>(mut f: F) -> f64 {
-    f();
-    let reps = 3;
-    let t = Instant::now();
-    for _ in 0..reps {
-        f();
+/// Keep about `share` of each row (a prefix): the nested blocks of a sweep.
+fn prefix(m: &Csr, share: f64) -> Csr {
+    let mut t = Vec::new();
+    for i in 0..m.n_rows {
+        let row: Vec<(usize, f64)> = m.row(i).collect();
+        let keep = (row.len() as f64 * share).round() as usize;
+        t.extend(row[..keep].iter().map(|&(j, v)| (i, j, v)));
     }
-    t.elapsed().as_secs_f64() / reps as f64
+    Csr::from_sorted_triplets(m.n_rows, m.n_cols, t)
+}
+
+fn time(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut reps = 1;
+    loop {
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        let s = t.elapsed().as_secs_f64();
+        if s > 0.2 {
+            return s / reps as f64;
+        }
+        reps *= 4;
+    }
 }
 
 fn main() {
-    let spec = spec();
-    let connectome = experiment::load_connectome(&spec, None)
-        .expect("shared data")
-        .expect("observed");
-    let ee = build::EeBlock::observed(&connectome.matrix);
-    let (n, n_exc) = build::sizes(&spec.network, Some(connectome.n())).unwrap();
-    let random = build::random_parts(&spec.network, n, n_exc, 0).unwrap();
-    let schedule = Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory).unwrap();
-    // The stimulus lasts past t_max: no run is decided early, every step
-    // from the stimulus on is computed (the all-zero ones before are not).
-    let steps = (schedule.steps - schedule.on.0) as f64;
     println!(
-        "network: {n} neurons, {} excitatory; {steps} steps computed per run",
-        n_exc
+        "{:<34} {:>9} {:>12} {:>14}",
+        "case", "entries", "ns/entry·lane", "products/s"
     );
-    // Lanes sharing the random blocks and the E–E block (conditions of one seed with one matrix).
-    let shared: Vec<Parts> = (0..4)
-        .map(|_| build::parts_with(&spec.network, &random, &ee, None, None))
-        .collect();
-    // Lanes sharing only the random blocks, each with its own shuffled E–E block.
-    let own: Vec<Parts> = (0..4)
-        .map(|seed| {
-            let m = nulls::apply_chain(
-                &connectome.matrix,
-                &[NullModel::ShuffleConnections],
-                seed,
-                RngMode::Notebook,
-            )
-            .expect("shuffle");
-            build::parts_with(&spec.network, &random, &build::EeBlock::observed(&m), None, None)
-        })
-        .collect();
-    // Lanes of one seed at four connection probabilities: nested random blocks.
-    let nested: Vec<Parts> = [0.15, 0.2, 0.25, 0.3]
-        .iter()
-        .map(|&p| {
-            let mut s = spec.network.clone();
-            s.connectivity_proba = p;
-            let random = build::random_parts(&s, n, n_exc, 0).unwrap();
-            build::parts_with(&s, &random, &ee, None, None)
-        })
-        .collect();
-    let nnz_of = |p: &Parts| (p.ee.nnz() + p.exc_inh.nnz() + p.inh_rows.nnz()) as f64;
-    println!("non-zeros per run: {}", nnz_of(&shared[0]));
-    for (what, set) in [
-        ("all blocks shared", &shared),
-        ("E–E shuffled per lane", &own),
-        ("nested over p", &nested),
-    ] {
+    for (n, density) in [(444, 0.05), (444, 0.25), (2000, 0.01), (2000, 0.1), (20000, 0.001)] {
+        let m = Arc::new(matrix(n, density, 7));
+        let nnz = m.nnz() as f64;
         for lanes in 1..=4 {
-            let l: Vec<&Parts> = set[..lanes].iter().collect();
-            let secs = time(|| {
-                let r = batch::simulate_batch(&l, &schedule, &spec.simulation, &spec.metric, &Record::default());
-                assert!(
-                    r.iter().all(|r| r.steps_simulated as f64 == steps),
-                    "no run stops early"
-                );
-            });
-            let nnz: f64 = l.iter().map(|p| nnz_of(p)).sum();
-            let ups = nnz * steps / secs;
+            let width = if lanes == 3 { 4 } else { lanes };
+            let r: Vec<f64> = (0..n * width).map(|k| (k % 97) as f64 * 0.01).collect();
+            let mut out = vec![0.0; n * width];
+            let b = Block::new(m.clone(), (0..lanes).collect(), n, width);
+            let secs = time(|| product(&b, &r, width, &mut out));
+            let per = nnz * lanes as f64;
             println!(
-                "batched, {what:<21} {lanes} lane(s): {:>8.2} ms/run  {:.2e} updates/s",
-                secs * 1e3 / lanes as f64,
-                ups
+                "{:<34} {:>9} {:>12.3} {:>14.3e}",
+                format!("n={n} d={density} shared, {lanes} lane(s)"),
+                m.nnz(),
+                secs * 1e9 / per,
+                per / secs
             );
         }
-    }
-    let net = shared[0].network();
-    for choice in [KernelChoice::Dense, KernelChoice::Sparse] {
-        let kernel = Kernel::new(&net, choice);
-        let secs = time(|| {
-            sim::simulate(
-                &net,
-                &kernel,
-                &schedule,
-                &spec.simulation,
-                &spec.metric,
-                &Record::default(),
+        // Lanes with nested rows (per-lane weights), as a sweep over p runs.
+        for lanes in [2usize, 4] {
+            let mats: Vec<Arc<Csr>> = (0..lanes)
+                .map(|k| Arc::new(prefix(&m, 0.4 + 0.6 * k as f64 / (lanes - 1) as f64)))
+                .collect();
+            let groups: Vec<(Arc<Csr>, Vec<usize>)> =
+                mats.iter().enumerate().map(|(k, m)| (m.clone(), vec![k])).collect();
+            let Some(b) = Block::nested(&groups, n, lanes) else {
+                continue;
+            };
+            let r: Vec<f64> = (0..n * lanes).map(|k| (k % 89) as f64 * 0.01).collect();
+            let mut out = vec![0.0; n * lanes];
+            let secs = time(|| product(&b, &r, lanes, &mut out));
+            let per: f64 = mats.iter().map(|m| m.nnz() as f64).sum();
+            println!(
+                "{:<34} {:>9} {:>12.3} {:>14.3e}",
+                format!("n={n} d={density} nested, {lanes} lanes"),
+                m.nnz(),
+                secs * 1e9 / per,
+                per / secs
             );
-        });
-        // The single-run engine computes the steps before the stimulus too.
-        println!(
-            "single run, {choice:?} kernel:            {:>8.2} ms/run  {:.2e} updates/s",
-            secs * 1e3,
-            nnz_of(&shared[0]) * schedule.steps as f64 / secs
-        );
+        }
     }
 }

@@ -404,6 +404,13 @@ unsafe fn two_lanes_avx2<const PER_LANE: bool>(
 /// one of many running batches.
 pub(crate) const PARALLEL_ENTRIES: usize = 1 << 20;
 
+/// `out = M · r` for the block's lanes (`r` and `out` lane-minor with
+/// `width` lanes per row), on the CPU's best instruction set: the public
+/// entry to the kernels (benchmarks, other engines).
+pub fn product(b: &Block, r: &[f64], width: usize, out: &mut [f64]) {
+    apply(b, r, width, out, has_avx2());
+}
+
 /// Apply `m` to the given lanes (sorted), adjacent lanes four at a time.
 pub(crate) fn apply(b: &Block, r: &[f64], width: usize, out: &mut [f64], avx2: bool) {
     let m = &*b.m;
@@ -499,7 +506,8 @@ fn apply_rows_generic<const AVX2: bool>(b: &Block, rows: Range<usize>, r: &[f64]
     }
 }
 
-pub(crate) fn has_avx2() -> bool {
+/// Whether the CPU has AVX2 (checked once per call site, at run time).
+pub fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::is_x86_feature_detected!("avx2")
@@ -554,7 +562,7 @@ impl std::ops::DerefMut for Lines {
 /// A block and the (active) lanes that use it, with each entry's position
 /// in the lane-minor rate array (`column · width`) worked out once per
 /// layout rather than in the hot loop.
-pub(crate) struct Block {
+pub struct Block {
     pub(crate) m: Arc<Csr>,
     pub(crate) lanes: Vec<usize>,
     /// `column · width` per entry; `None` when width is 1 (the columns themselves).
@@ -565,7 +573,9 @@ pub(crate) struct Block {
 }
 
 impl Block {
-    pub(crate) fn new(m: Arc<Csr>, lanes: Vec<usize>, n: usize, width: usize) -> Block {
+    /// The block `m` (at most `n` columns) for `lanes` (sorted) of a layout
+    /// of `width` lanes per row.
+    pub fn new(m: Arc<Csr>, lanes: Vec<usize>, n: usize, width: usize) -> Block {
         // The kernels read without bounds checks: every row's entries must lie
         // within the arrays, and every column index must be in range.
         assert!(m.indptr.len() == m.n_rows + 1 && m.indptr.windows(2).all(|w| w[0] <= w[1]));
@@ -595,7 +605,7 @@ impl Block {
     /// in the accumulator it has alone, so every lane gets exactly the bits
     /// of its own matrix. `None` unless the matrices nest and their lanes are
     /// 2 to 4 adjacent ones that fit one register.
-    pub(crate) fn nested(groups: &[(Arc<Csr>, Vec<usize>)], n: usize, width: usize) -> Option<Block> {
+    pub fn nested(groups: &[(Arc<Csr>, Vec<usize>)], n: usize, width: usize) -> Option<Block> {
         let mut lanes: Vec<(usize, &Csr)> = groups
             .iter()
             .flat_map(|(m, l)| l.iter().map(move |&b| (b, &**m)))
