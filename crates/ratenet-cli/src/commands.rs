@@ -140,7 +140,16 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn load(args: &SpecArgs) -> Result<Spec> {
-    Spec::load(&args.spec, &args.sets)
+    let spec = Spec::load(&args.spec, &args.sets)?;
+    warn(&spec);
+    Ok(spec)
+}
+
+/// Print the spec's warnings on stderr, one line each.
+pub(crate) fn warn(spec: &Spec) {
+    for w in experiment::warnings(spec) {
+        eprintln!("ratenet: warning: {w}");
+    }
 }
 
 /// A JSON number, or null when not finite (JSON has no NaN or infinity).

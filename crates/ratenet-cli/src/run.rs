@@ -75,6 +75,7 @@ pub fn run(spec_path: &Path, sets: &[String], opts: RunOptions) -> Result<()> {
     let started = utc_now();
     let t0 = Instant::now();
     let spec = Spec::load(spec_path, sets)?;
+    crate::commands::warn(&spec);
     let dir = opts.out.clone().unwrap_or_else(|| PathBuf::from(&spec.output.dir));
     let shard = match &opts.shard {
         Some(s) => Shard::parse(s)?,

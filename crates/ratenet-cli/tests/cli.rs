@@ -528,3 +528,13 @@ fn the_built_connectome_is_stored_and_read_back() {
     let (fewer, _) = ok_json(&[&"connectome", &other.path()]);
     assert!(fewer["n_exc"].as_u64() < first["n_exc"].as_u64(), "{fewer} vs {first}");
 }
+
+#[test]
+fn euler_with_a_large_step_warns_and_names_the_bound() {
+    let spec = random_spec();
+    let out = ratenet(&[&"simulate", &spec.path(), &"--set", &"simulation.dt=0.5"]);
+    let err = text(&out.stderr);
+    assert!(err.contains("warning: simulation.dt = 0.5 ≥ 2 · tau = 0.5"), "{err}");
+    let out = ratenet(&[&"simulate", &spec.path(), &"--set", &"simulation.method=\"rk4\""]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+}

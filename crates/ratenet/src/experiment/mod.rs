@@ -11,6 +11,34 @@ use crate::network::{self, nulls, Network};
 use crate::sim::{self, Kernel, KernelChoice, Record, Response, Schedule};
 use crate::Result;
 
+/// Things a user should know before running `spec` that are not errors:
+/// one line each. Today: forward Euler with `dt ≥ 2 · tau`, where a
+/// decoupled neuron no longer decays (`|1 − dt/tau| ≥ 1`); relu Euler can
+/// give negative rates once `dt > tau`.
+pub fn warnings(spec: &Spec) -> Vec<String> {
+    let mut out = Vec::new();
+    if spec.simulation.method != sim::Method::Euler {
+        return out;
+    }
+    let mut pairs = vec![(spec.simulation.dt, spec.simulation.tau)];
+    for (k, vals) in &spec.sweep.params {
+        for &v in vals {
+            match k.as_str() {
+                "simulation.dt" => pairs.push((v, spec.simulation.tau)),
+                "simulation.tau" => pairs.push((spec.simulation.dt, v)),
+                _ => {}
+            }
+        }
+    }
+    if let Some((dt, tau)) = pairs.into_iter().find(|&(dt, tau)| dt >= 2.0 * tau) {
+        out.push(format!(
+            "simulation.dt = {dt} ≥ 2 · tau = {}: forward Euler is unstable here (a decoupled neuron no longer decays, |1 − dt/tau| ≥ 1); use a smaller dt or method = \"exponential_euler\"",
+            2.0 * tau
+        ));
+    }
+    out
+}
+
 /// The connectome the spec asks for, or `None` for data-free networks;
 /// `store` as in [`Connectome::load_stored`].
 pub fn load_connectome(spec: &Spec, store: Option<&std::path::Path>) -> Result<Option<Connectome>> {
