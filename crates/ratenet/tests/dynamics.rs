@@ -266,7 +266,6 @@ fn convergence_orders() {
     use ratenet::sim::kernels::Lines;
     use ratenet::sim::transfer::Tanh;
     use ratenet::sim::Schedule;
-    let n = 4;
     let w: Vec<f64> = vec![
         0.0, 0.8, -0.5, 0.3, //
         0.6, 0.0, 0.4, -0.7, //

@@ -3,7 +3,7 @@
 //! and used for every run ("a sparse matrix times a small dense block of
 //! rate vectors").
 //!
-//! It puts the parts together: the network [`Operator`] (blocks, lanes,
+//! It puts the parts together: the network operator (blocks, lanes,
 //! E/I scales) gives `W x`, an [`Integrator`] advances the state with a
 //! [`Transfer`] function, an [`Observer`] per run decides when it may stop.
 //! The engine is generic over the integrator and the transfer function

@@ -600,8 +600,8 @@ impl Block {
     /// [`crate::network::build::RandomParts`]). Their lanes run as lanes of
     /// one block over the longest rows, each with its own weights and zeros
     /// past its own row. A zero term leaves an accumulator as it was (`x +
-    /// (±0) = x` for the finite sums of a run not yet diverged; a run stops
-    /// when it diverges, see [`Layout::new`]), and a prefix keeps each entry
+    /// (±0) = x` for finite rates; the batched engine leaves nesting once a
+    /// lane's rates are not finite), and a prefix keeps each entry
     /// in the accumulator it has alone, so every lane gets exactly the bits
     /// of its own matrix. `None` unless the matrices nest and their lanes are
     /// 2 to 4 adjacent ones that fit one register.

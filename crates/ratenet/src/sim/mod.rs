@@ -1,9 +1,13 @@
 //! Simulation: a [`Network`] under a step stimulus → a [`Response`].
 //!
-//! `tau dr/dt = −r + f(W r + I(t))`, Euler from `r = 0`, exactly in the
-//! notebook's arithmetic order (`r + (−r + f(x)) · dt / tau`), observed step
-//! by step so that a run can stop as soon as ΔT is decided and no
-//! n × steps array is ever needed.
+//! `tau dr/dt = −r + f(W r + I(t))` from `r = 0`, observed step by step so
+//! that a run can stop as soon as its answer is decided and no n × steps
+//! array is ever needed. The engine is parts: [`kernels`] (sparse mat-vec,
+//! no model meaning), the network operator (blocks with per-row scales),
+//! [`integrate`] (state updaters: Euler — the notebook's arithmetic, bit for
+//! bit —, exponential Euler, RK4), [`transfer`] (relu, linear, tanh,
+//! sigmoid, threshold-linear) and [`observe`] (the observer, early
+//! stopping, the metrics and their result columns).
 
 pub mod batch;
 pub mod integrate;

@@ -609,11 +609,6 @@ impl Observer {
         // was past the stimulus and did not return, or returned before), no
         // new divergence, no new peak; the decay window ends at the return.
         self.obs.last_step = self.steps - 1;
-        if self.obs.return_step.is_none() {
-            let more = self.steps - 1 - k;
-            let m = self.obs.final_mean;
-            self.obs.decay.extend(std::iter::repeat_n(m, more));
-        }
         self.freeze(self.steps - 1, true);
         Verdict::Decided
     }
@@ -723,5 +718,81 @@ impl Certificate {
     pub fn holds(&self, r_exc: impl Iterator<Item = f64>, remaining: usize, h: f64, divergence: f64) -> bool {
         let b = self.bound(r_exc, remaining, h);
         b.is_finite() && b * CERTIFICATE_MARGIN < divergence
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observation(decay: Vec<f64>, baseline: f64, ret: Option<usize>) -> Observation {
+        Observation {
+            dt: 0.01,
+            on: (100, 1500),
+            baseline,
+            return_step: ret,
+            diverged: false,
+            decay,
+            last_step: 2000,
+            peak: 10.0,
+            final_mean: baseline,
+            complete: true,
+        }
+    }
+
+    /// A synthetic exponential: the fit gives its time constant and R² = 1.
+    #[test]
+    fn decay_fit_recovers_a_synthetic_exponential() {
+        let (tau, b) = (0.8, 0.3);
+        let decay: Vec<f64> = (0..300)
+            .map(|j| b + 5.0 * (-((1500 + j) as f64 * 0.01 - 15.0) / tau).exp())
+            .collect();
+        let o = observation(decay, b, Some(1800));
+        let (t, r2) = decay_fit(&o).unwrap();
+        assert!((t - tau).abs() < 1e-9, "{t}");
+        assert!((r2 - 1.0).abs() < 1e-12, "{r2}");
+        let v = Decay.values(&o);
+        assert_eq!(v[0].as_f64(), Some(t));
+        // Not returned, too few points, or growing: null.
+        assert_eq!(decay_fit(&observation(o.decay.clone(), b, None)), None);
+        assert_eq!(decay_fit(&observation(vec![1.0, 0.9], 0.0, Some(1502))), None);
+        assert_eq!(decay_fit(&observation(vec![1.0, 1.1, 1.2, 1.3], 0.0, Some(1504))), None);
+        // Points at or below the baseline are left out.
+        assert!(decay_fit(&observation(vec![0.5, 0.25, 0.2, 0.125, 0.0], 0.1, Some(1505))).is_some());
+    }
+
+    /// The certificate's bound holds along a simulated relu Euler run
+    /// without input, on a non-negative matrix with a reducible part.
+    #[test]
+    fn certificate_bounds_a_relu_euler_run() {
+        let n = 30;
+        let mut t = Vec::new();
+        let mut s = 5u64;
+        for i in 0..n {
+            for j in 0..n {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                // Neuron 0 has no excitatory input (a reducible block).
+                if i > 0 && i != j && (s >> 33) % 4 == 0 {
+                    t.push((i, j, ((s >> 11) % 1000) as f64 / 1000.0 * 0.2));
+                }
+            }
+        }
+        let w = Csr::from_sorted_triplets(n, n, t);
+        let c = Certificate::new(&w);
+        let h = 0.04;
+        let mut r: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64).collect();
+        let bound = c.bound(r.iter().copied(), 3000, h);
+        assert!(bound.is_finite());
+        for _ in 0..3000 {
+            let y: Vec<f64> = (0..n).map(|i| w.row(i).map(|(j, v)| v * r[j]).sum()).collect();
+            for i in 0..n {
+                r[i] += (y[i].max(0.0) - r[i]) * h;
+            }
+            let mean = r.iter().sum::<f64>() / n as f64;
+            assert!(mean <= bound, "{mean} > {bound}");
+        }
+        assert!(c.mu() > 0.0);
+        assert!(c.holds(r.iter().copied(), 10, h, bound * 11.0));
+        assert!(!c.holds([f64::NAN].into_iter(), 10, h, 1e300));
     }
 }

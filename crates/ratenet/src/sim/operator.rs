@@ -114,9 +114,10 @@ struct Layout {
 }
 
 impl Layout {
-    /// With `nest`, blocks that nest run as one ([`Block::nested`]): only for
-    /// runs that stop once diverged, since past divergence a zero weight
-    /// times an infinite rate is NaN where the run alone has no term.
+    /// With `nest`, blocks that nest run as one ([`Block::nested`]): only
+    /// while every lane's rates are finite, since past that a zero weight
+    /// times an infinite rate is NaN where the run alone has no term (the
+    /// batched engine regroups without nesting then).
     fn new(lanes: &[&Parts], active: &[usize], width: usize, nest: bool) -> Layout {
         let act: Vec<&Parts> = active.iter().map(|&l| lanes[l]).collect();
         let n = act.first().map_or(0, |p| p.n);
