@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod canvas;
+mod decay;
 mod distributions;
 mod error;
 mod matrix;
@@ -176,6 +177,18 @@ pub fn reciprocal_pairs(
     values: &[(String, f64)],
 ) -> Result<(), PlotError> {
     reciprocal::reciprocal_pairs(dir, stem, conditions, values)
+}
+
+/// Predicted against measured decay after the stimulus, one point per run
+/// (`runs`: condition, predicted, measured; non-finite pairs are left out),
+/// with the identity line; written to `dir/stem.png` and `dir/stem.svg`.
+pub fn decay_scatter(
+    dir: &Path,
+    stem: &str,
+    conditions: &[String],
+    runs: &[(String, f64, f64)],
+) -> Result<(), PlotError> {
+    decay::decay_scatter(dir, stem, conditions, runs)
 }
 
 /// Writes `report` as one self-contained HTML page (inline CSS, figures as

@@ -290,6 +290,26 @@ fn reciprocal_normal_and_degenerate() {
 }
 
 #[test]
+fn decay_scatter_normal_and_degenerate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let conds = names(&["r_max 10", "r_max 40"]);
+    let v: Vec<(String, f64, f64)> = (0..20)
+        .map(|i| (conds[i % 2].clone(), 1.2 + i as f64 * 0.01, 1.25 + i as f64 * 0.012))
+        .collect();
+    decay_scatter(d, "normal", &conds, &v).unwrap();
+    check_outputs(d, "normal");
+    decay_scatter(d, "empty", &conds, &[]).unwrap();
+    check_outputs(d, "empty");
+    let odd = vec![
+        ("r_max 10".to_string(), f64::NAN, 1.0),
+        ("r_max 40".to_string(), 2.0, 2.0),
+    ];
+    decay_scatter(d, "one", &conds, &odd).unwrap();
+    check_outputs(d, "one");
+}
+
+#[test]
 fn stem_must_be_a_file_name() {
     let dir = tempfile::tempdir().unwrap();
     assert!(weight_histogram(dir.path(), "a/b", "t", &[1.0]).is_err());
