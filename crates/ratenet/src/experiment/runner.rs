@@ -10,9 +10,8 @@ use rayon::prelude::*;
 use crate::data::{Connectome, DataSpec};
 use crate::experiment::plan::{Plan, RunId, Shard};
 use crate::experiment::results::{Journal, OutputDir, Row};
-use crate::experiment::{simulate_run, Spec};
+use crate::experiment::{assemble, simulate_run, Lane, Spec};
 use crate::network::build::{self, Parts, RandomParts, SeedDraws};
-use crate::network::nulls;
 use crate::network::{NetworkKind, NetworkSpec, RngMode};
 use crate::sim::{batch, KernelChoice, Record, Schedule};
 use crate::{err, Result};
@@ -317,58 +316,22 @@ pub fn run_batch_with(
     }
     // Points of one batch share the connectome, the conditions and the
     // schedule (points_nest); each run's network follows its own point.
-    let connectome = connectomes.of(first.point);
-    let mut random: Vec<((usize, u64), RandomParts)> = Vec::new();
-    let mut ee_cache: Vec<((usize, Option<u64>), EeBlock)> = Vec::new();
-    let mut parts: Vec<Parts> = Vec::with_capacity(runs.len());
-    // One point, one connectome: every run of the batch has the same size.
-    let (n, n_exc) = build::sizes(&spec.network, connectome.map(|c| c.n()))?;
-    for r in runs {
-        let spec: &Spec = &plan.points[r.point].spec;
-        let cond = &spec.conditions[r.condition];
-        let rp = match random.iter().find(|(k, _)| *k == (r.point, r.seed)) {
-            Some((_, rp)) => rp.clone(),
-            None => {
-                let rp = draws.random_parts(spec, n, n_exc, r.seed)?;
-                random.push(((r.point, r.seed), rp.clone()));
-                rp
+    let lanes: Vec<Lane> = runs
+        .iter()
+        .map(|r| {
+            let spec: &Spec = &plan.points[r.point].spec;
+            Lane {
+                spec,
+                point: r.point,
+                condition: &spec.conditions[r.condition],
+                condition_index: r.condition,
+                seed: r.seed,
             }
-        };
-        let p = match connectome {
-            None => {
-                let ee = rp
-                    .ee
-                    .clone()
-                    .ok_or_else(|| crate::err!("data-free network without an E–E block"))?;
-                build::parts_with(&spec.network, &rp, &build::EeBlock::drawn(ee), None, None)
-            }
-            Some(c) => {
-                let seeded = cond.nulls.iter().any(|n| n.draws_from_seed());
-                let key = (r.condition, seeded.then_some(r.seed));
-                let block = match ee_cache.iter().find(|(k, _)| *k == key) {
-                    Some((_, b)) => b.clone(),
-                    None => {
-                        let k = nulls::apply_chain_keyed(&c.matrix, &cond.nulls, r.seed, spec.network.rng)?;
-                        let b = EeBlock {
-                            block: build::EeBlock::keyed(&k.m, &k.keys),
-                            reciprocal: nulls::count_reciprocal(&k.m),
-                            nnz: nulls::count_positive(&k.m),
-                        };
-                        ee_cache.push((key, b.clone()));
-                        b
-                    }
-                };
-                build::parts_with(
-                    &spec.network,
-                    &rp,
-                    &block.block,
-                    Some(block.reciprocal),
-                    Some(block.nnz),
-                )
-            }
-        };
-        parts.push(p);
-    }
+        })
+        .collect();
+    let parts = assemble(connectomes.of(first.point), &lanes, &|s, n, n_exc, seed| {
+        draws.random_parts(s, n, n_exc, seed)
+    })?;
     let schedule = Schedule::new(
         &spec.simulation,
         &spec.stimulus,
@@ -405,14 +368,6 @@ pub fn run_batch_with(
             )
         })
         .collect())
-}
-
-/// A condition's E–E block (row = post) with its statistics.
-#[derive(Clone)]
-struct EeBlock {
-    block: build::EeBlock,
-    reciprocal: u64,
-    nnz: u64,
 }
 
 /// Run every run of `shard` not yet in `done`, at most `max_lanes` runs
