@@ -449,8 +449,8 @@ impl Results {
         csv_table(head, rows)
     }
 
-    /// `results.parquet`, with the same columns as `results.csv`.
-    pub fn results_parquet(&self) -> Result<Vec<u8>> {
+    /// The runs as a record batch: the columns of `results.csv`, typed.
+    pub fn runs_batch(&self) -> Result<arrow_array::RecordBatch> {
         use arrow_array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, UInt64Array};
         let rows = &self.rows;
         let f = |g: &dyn Fn(&Row) -> Option<f64>| {
@@ -486,7 +486,12 @@ impl Results {
             ("n_neurons".into(), u(&|r| Some(r.n_neurons as u64))),
             ("n_exc".into(), u(&|r| Some(r.n_exc as u64))),
         ]);
-        let batch = RecordBatch::try_from_iter(cols).map_err(|e| err!("results.parquet: {e}"))?;
+        RecordBatch::try_from_iter(cols).map_err(|e| err!("results.parquet: {e}"))
+    }
+
+    /// `results.parquet`, with the same columns as `results.csv`.
+    pub fn results_parquet(&self) -> Result<Vec<u8>> {
+        let batch = self.runs_batch()?;
         let mut buf = Vec::new();
         let mut writer = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None)
             .map_err(|e| err!("results.parquet: {e}"))?;
@@ -502,6 +507,56 @@ impl Results {
         write_atomic(&dir.join("summary.csv"), self.summary_csv().as_bytes())?;
         write_atomic(&dir.join("stats.csv"), self.stats_csv().as_bytes())?;
         Ok(())
+    }
+
+    /// `summary.csv` as a record batch: counts as UInt64, the condition as
+    /// text, every other column Float64 (null where the cell is empty).
+    pub fn summary_batch(&self) -> Result<arrow_array::RecordBatch> {
+        Self::csv_batch(&self.summary_csv(), &["condition"], &["n", "n_returned", "n_diverged"])
+    }
+
+    /// `stats.csv` as a record batch, typed as [`Results::summary_batch`].
+    pub fn stats_batch(&self) -> Result<arrow_array::RecordBatch> {
+        Self::csv_batch(
+            &self.stats_csv(),
+            &["condition", "reference"],
+            &["n", "n_reference", "n_not_returned", "n_reference_not_returned"],
+        )
+    }
+
+    /// A CSV table of this module as a record batch: `text` columns as
+    /// strings, `counts` as UInt64, the rest Float64; an empty cell is null.
+    /// The cells are shortest round-trip text, so the numbers are exact.
+    fn csv_batch(table: &str, text: &[&str], counts: &[&str]) -> Result<arrow_array::RecordBatch> {
+        use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+        let bad = |e: &dyn std::fmt::Display| err!("table: {e}");
+        let mut r = csv::Reader::from_reader(table.as_bytes());
+        let head: Vec<String> = r.headers().map_err(|e| bad(&e))?.iter().map(String::from).collect();
+        let rows: Vec<csv::StringRecord> = r
+            .records()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| bad(&e))?;
+        let mut cols: Vec<(String, ArrayRef)> = Vec::new();
+        for (j, name) in head.iter().enumerate() {
+            let cells = rows.iter().map(|row| row.get(j).filter(|c| !c.is_empty()));
+            let col: ArrayRef = if text.contains(&name.as_str()) {
+                Arc::new(StringArray::from(cells.collect::<Vec<_>>()))
+            } else if counts.contains(&name.as_str()) {
+                let v = cells
+                    .map(|c| c.map(str::parse::<u64>).transpose())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| bad(&format!("{name}: {e}")))?;
+                Arc::new(UInt64Array::from(v))
+            } else {
+                let v = cells
+                    .map(|c| c.map(str::parse::<f64>).transpose())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| bad(&format!("{name}: {e}")))?;
+                Arc::new(Float64Array::from(v))
+            };
+            cols.push((name.clone(), col));
+        }
+        RecordBatch::try_from_iter(cols).map_err(|e| bad(&e))
     }
 }
 
