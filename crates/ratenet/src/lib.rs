@@ -16,12 +16,15 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod api;
 pub mod data;
 mod error;
 pub mod experiment;
 pub mod matrix;
 pub mod network;
 pub mod npy;
+pub mod report;
 pub mod sim;
 
+pub use api::{Experiment, Progress, Results, RunOptions, RunStats, SetValue, Simulation};
 pub use error::{Error, Result};

@@ -371,13 +371,13 @@ pub fn run_batch_with(
 }
 
 /// Run every run of `shard` not yet in `done`, at most `max_lanes` runs
-/// advanced together, appending rows to the shard's
-/// journal as they finish; `progress(done, total)` is called after each.
+/// advanced together, appending rows to the shard's journal in `out` (if
+/// any) as they finish; `progress(done, total)` is called after each.
 /// Returns all rows known afterwards.
 pub fn execute(
     plan: &Plan,
     connectomes: &Connectomes,
-    out: &OutputDir,
+    out: Option<&OutputDir>,
     shard: Shard,
     mut done: BTreeMap<usize, Row>,
     max_lanes: usize,
@@ -388,7 +388,7 @@ pub fn execute(
     let pending: Vec<&RunId> = mine.iter().copied().filter(|r| !done.contains_key(&r.index)).collect();
     let already = total - pending.len();
     progress(already, total);
-    let journal = Mutex::new(Journal::open(&out.journal_path(shard))?);
+    let journal = Mutex::new(out.map(|o| Journal::open(&o.journal_path(shard))).transpose()?);
     let counter = Mutex::new(already);
     let threads = rayon::current_num_threads();
     let groups = batches(plan, &pending, max_lanes, points_nest(plan, connectomes), threads);
@@ -410,8 +410,10 @@ pub fn execute(
             };
             let rows = run_batch_with(plan, connectomes, runs, &draws, &idle)?;
             let mut j = journal.lock().map_err(|_| err!("journal lock poisoned"))?;
-            for row in &rows {
-                j.append(row)?;
+            if let Some(j) = j.as_mut() {
+                for row in &rows {
+                    j.append(row)?;
+                }
             }
             drop(j);
             let mut c = counter.lock().map_err(|_| err!("progress lock poisoned"))?;

@@ -1,0 +1,571 @@
+//! The front door: an [`Experiment`] read from a file or from TOML text,
+//! changed key by key as `--set` does, then run into [`Results`], one run
+//! simulated ([`Experiment::simulate`]), or its networks built
+//! ([`Experiment::network`], [`Experiment::connectome`]). Everything
+//! `ratenet` does is one of these calls.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use serde_json::json;
+
+use crate::data::Connectome;
+use crate::experiment::results::Row;
+use crate::experiment::runner::{self, Connectomes};
+use crate::experiment::spec::{parse_set_value, set_key};
+use crate::experiment::{self, OutputDir, Plan, Shard, Spec};
+use crate::network::Network;
+use crate::report::{self, RunInfo};
+use crate::sim::{Record, Response};
+use crate::{err, Result};
+
+/// A value for [`Experiment::set`]: numbers and booleans as they are, text
+/// as `--set` reads it (a TOML value if it is one, else a plain string).
+pub trait SetValue {
+    /// The TOML value.
+    fn into_toml(self) -> toml::Value;
+}
+
+impl SetValue for toml::Value {
+    fn into_toml(self) -> toml::Value {
+        self
+    }
+}
+
+impl SetValue for &str {
+    fn into_toml(self) -> toml::Value {
+        parse_set_value(self.trim())
+    }
+}
+
+impl SetValue for String {
+    fn into_toml(self) -> toml::Value {
+        self.as_str().into_toml()
+    }
+}
+
+impl SetValue for &String {
+    fn into_toml(self) -> toml::Value {
+        self.as_str().into_toml()
+    }
+}
+
+impl SetValue for f64 {
+    fn into_toml(self) -> toml::Value {
+        toml::Value::Float(self)
+    }
+}
+
+impl SetValue for bool {
+    fn into_toml(self) -> toml::Value {
+        toml::Value::Boolean(self)
+    }
+}
+
+macro_rules! set_integer {
+    ($($t:ty),*) => {$(
+        impl SetValue for $t {
+            fn into_toml(self) -> toml::Value {
+                toml::Value::Integer(self as i64)
+            }
+        }
+    )*};
+}
+set_integer!(i32, i64, u32, usize);
+
+/// An experiment: its [`Spec`] and where its connectome tables are cached.
+///
+/// ```no_run
+/// # fn main() -> ratenet::Result<()> {
+/// let exp = ratenet::Experiment::from_path("examples/ex1_seeds.toml")?.set("network.g", 0.003)?;
+/// let results = exp.run(&ratenet::RunOptions::default())?;
+/// println!("{} runs", results.rows().len());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    spec: Spec,
+    /// The file it was read from, named in errors.
+    origin: Option<PathBuf>,
+    store: Option<PathBuf>,
+    connectome: OnceLock<Option<Arc<Connectome>>>,
+}
+
+impl Experiment {
+    /// An experiment from a spec; the connectome cache is the download cache.
+    pub fn from_spec(spec: Spec) -> Experiment {
+        Experiment {
+            spec,
+            origin: None,
+            store: crate::data::fetch::cache_dir().ok(),
+            connectome: OnceLock::new(),
+        }
+    }
+
+    /// Read an experiment file.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Experiment> {
+        Experiment::load(path, &[])
+    }
+
+    /// Read an experiment file and apply `key=value` overrides, as
+    /// `ratenet run FILE --set key=value ...` does.
+    pub fn load(path: impl AsRef<Path>, sets: &[String]) -> Result<Experiment> {
+        let path = path.as_ref();
+        let mut e = Experiment::from_spec(Spec::load(path, sets)?);
+        e.origin = Some(path.to_path_buf());
+        Ok(e)
+    }
+
+    /// An experiment from the text of an experiment file.
+    pub fn from_toml_str(text: &str) -> Result<Experiment> {
+        Ok(Experiment::from_spec(Spec::parse(text)?))
+    }
+
+    /// The same experiment with the dotted `key` set to `value`, as
+    /// `--set key=value` does (`"network.g"`, `"sweep.seeds"`, `"data.select.cell_type"`).
+    pub fn set(self, key: &str, value: impl SetValue) -> Result<Experiment> {
+        let mut raw = self.spec.raw.clone();
+        set_key(&mut raw, key.trim(), value.into_toml())?;
+        let spec = Spec::from_table(raw).map_err(|e| match &self.origin {
+            Some(p) => e.context(p.display()),
+            None => e,
+        })?;
+        Ok(Experiment {
+            spec,
+            connectome: OnceLock::new(),
+            ..self
+        })
+    }
+
+    /// [`Experiment::set`] from the text `key=value` of `--set`.
+    pub fn set_arg(self, arg: &str) -> Result<Experiment> {
+        let (k, v) = arg
+            .split_once('=')
+            .ok_or_else(|| err!("--set {arg}: expected section.key=value"))?;
+        self.set(k, v)
+    }
+
+    /// Where built connectomes are kept between runs (`None`: nowhere).
+    pub fn with_store(self, store: Option<PathBuf>) -> Experiment {
+        Experiment {
+            store,
+            connectome: OnceLock::new(),
+            ..self
+        }
+    }
+
+    /// The spec in force.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// Where built connectomes are kept between runs.
+    pub fn store(&self) -> Option<&Path> {
+        self.store.as_deref()
+    }
+
+    fn loaded(&self) -> Result<Option<&Connectome>> {
+        if self.connectome.get().is_none() {
+            let c = experiment::load_connectome(&self.spec, self.store())?.map(Arc::new);
+            let _ = self.connectome.set(c);
+        }
+        Ok(self.connectome.get().and_then(|c| c.as_deref()))
+    }
+
+    /// The E–E connectome (`matrix`, pre × post, and the neurons' root
+    /// `ids`); an error for data-free networks.
+    pub fn connectome(&self) -> Result<Connectome> {
+        if !self.spec.needs_data() {
+            return Err(err!(
+                "connectome: network.kind = \"{}\" uses no data",
+                self.spec.network.kind.name()
+            ));
+        }
+        self.loaded()?.cloned().ok_or_else(|| err!("connectome: none loaded"))
+    }
+
+    /// The weight matrix W (row = post) of one run: `condition` by name
+    /// (default: the first), sparse ([`Network::sparse`]) with a dense view
+    /// ([`Network::dense`]). It is the W that [`Experiment::simulate`] and
+    /// [`Experiment::run`] simulate.
+    pub fn network(&self, seed: u64, condition: Option<&str>) -> Result<Network> {
+        let cond = self.spec.condition(condition)?;
+        experiment::build_network(&self.spec, self.loaded()?, cond, seed)
+    }
+
+    /// Simulate one run (`condition` by name, default the first) on the
+    /// engine of [`Experiment::run`], bit for bit the run's result; with
+    /// `trace`, the per-step means and stimulus are kept.
+    pub fn simulate(&self, seed: u64, condition: Option<&str>, trace: bool) -> Result<Simulation> {
+        let cond = self.spec.condition(condition)?;
+        let record = Record { trace, neurons: vec![] };
+        let (net, response) = experiment::simulate_run(&self.spec, self.loaded()?, cond, seed, &record)?;
+        Ok(Simulation {
+            condition: cond.name.clone(),
+            seed,
+            n_neurons: net.n,
+            n_exc: net.n_exc,
+            nnz: net.nnz(),
+            reciprocal: net.reciprocal,
+            nnz_ee: net.nnz_ee,
+            response,
+        })
+    }
+
+    /// Run the experiment: every sweep point × condition × seed (of
+    /// `opts.shard`), in parallel. With `opts.out`, the folder gets what
+    /// `ratenet run` writes (tables, `spec.toml`, `shards/`, figures and
+    /// `report.html` when `output.figures` is on, `manifest.json`) and a run
+    /// interrupted there resumes; without it nothing is written.
+    pub fn run(&self, opts: &RunOptions) -> Result<Results> {
+        let started = report::utc_now();
+        let t0 = Instant::now();
+        let spec = &self.spec;
+        let shard = opts.shard;
+        let threads = opts
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        if threads == 0 {
+            return Err(err!("--threads 0: expected at least 1"));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| err!("--threads {threads}: {e}"))?;
+        let plan = Plan::new(spec)?;
+        let connectomes = Connectomes::load(&plan, self.store())?;
+        let out = opts
+            .out
+            .as_deref()
+            .map(|d| OutputDir::prepare(d, spec, opts.force))
+            .transpose()?;
+        let done = match &out {
+            Some(o) => o.read_rows(&plan)?,
+            None => BTreeMap::new(),
+        };
+        let done_before: HashSet<usize> = done.keys().copied().collect();
+        let progress = |d: usize, total: usize| {
+            if let Some(p) = opts.progress {
+                p.runs(d, total)
+            }
+        };
+        // Figures that need no results are drawn while the runs are simulated.
+        let early_dir = opts
+            .out
+            .as_deref()
+            .filter(|_| spec.output.figures && shard == Shard::ALL)
+            .map(|d| d.join("figures"));
+        let ((rows, elapsed), early) = pool.install(|| {
+            rayon::join(
+                || {
+                    let rows = runner::execute(&plan, &connectomes, out.as_ref(), shard, done, opts.batch, &progress);
+                    (rows, t0.elapsed())
+                },
+                || {
+                    early_dir
+                        .as_deref()
+                        .map(|fig| report::draw_early(spec, &plan, &connectomes, fig))
+                        .transpose()
+                },
+            )
+        });
+        let rows = rows?;
+        if let Some(p) = opts.progress {
+            p.runs_done();
+        }
+        let early = early?;
+        let fresh: Vec<&Row> = rows
+            .values()
+            .filter(|r| shard.owns(r.index) && !done_before.contains(&r.index))
+            .collect();
+        let synaptic_updates: u64 = fresh.iter().map(|r| r.steps * r.nnz).sum();
+        let fresh_runs = fresh.len();
+        let shard_runs = plan.runs.iter().filter(|r| shard.owns(r.index)).count();
+        let stats = RunStats {
+            fresh_runs,
+            shard_runs,
+            synaptic_updates,
+            elapsed,
+        };
+        if shard != Shard::ALL {
+            let tables = experiment::Results {
+                keys: plan.keys.clone(),
+                conditions: spec.conditions.iter().map(|c| c.name.clone()).collect(),
+                points: plan.points.iter().map(|p| p.values.clone()).collect(),
+                rows: rows.into_values().collect(),
+            };
+            let complete = tables.rows.len() == plan.runs.len();
+            return Ok(Results {
+                tables,
+                complete,
+                stats,
+                out: opts.out.map(Path::to_path_buf),
+                shard,
+            });
+        }
+        let tables = experiment::Results::from_rows(spec, &plan, rows)?;
+        if let Some(dir) = &opts.out {
+            let info = RunInfo {
+                started,
+                threads,
+                shard: "all".into(),
+            };
+            pool.install(|| report::finalize(spec, &plan, &connectomes, &tables, dir, early, self.store(), &info))?;
+        }
+        Ok(Results {
+            tables,
+            complete: true,
+            stats,
+            out: opts.out.map(Path::to_path_buf),
+            shard,
+        })
+    }
+
+    /// Merge the shards of the output folder `dir` into the files one run
+    /// would write (`ratenet merge`); connectomes come from the download cache.
+    pub fn merge(dir: &Path) -> Result<experiment::Results> {
+        report::merge(dir, crate::data::fetch::cache_dir().ok().as_deref())
+    }
+}
+
+/// Follows a run's progress; the CLI draws a bar, other front ends their own.
+pub trait Progress: Sync {
+    /// `done` of `total` runs are finished. Called once before the first
+    /// run and then as runs finish, from the worker threads.
+    fn runs(&self, done: usize, total: usize);
+
+    /// The runs are over; the tables, figures and report follow.
+    fn runs_done(&self) {}
+}
+
+/// How [`Experiment::run`] runs.
+#[derive(Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Output folder; `None`: nothing is written.
+    pub out: Option<&'a Path>,
+    /// Worker threads (default: all cores).
+    pub threads: Option<usize>,
+    /// Which runs ([`Shard::ALL`] by default; see [`Shard::parse`]).
+    pub shard: Shard,
+    /// Start over in a folder that holds another experiment's results.
+    pub force: bool,
+    /// Most runs advanced together over shared weights; results never depend on it.
+    pub batch: usize,
+    /// Told as runs finish.
+    pub progress: Option<&'a dyn Progress>,
+}
+
+impl Default for RunOptions<'_> {
+    fn default() -> Self {
+        RunOptions {
+            out: None,
+            threads: None,
+            shard: Shard::ALL,
+            force: false,
+            batch: runner::MAX_LANES,
+            progress: None,
+        }
+    }
+}
+
+/// What a run did, for accounting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunStats {
+    /// Runs simulated now (not read back from an earlier, interrupted run).
+    pub fresh_runs: usize,
+    /// Runs of the shard (of the experiment, for a whole run).
+    pub shard_runs: usize,
+    /// Synaptic updates of the fresh runs (steps × non-zero weights).
+    pub synaptic_updates: u64,
+    /// Time to the end of the last run (the tables, figures and report not included).
+    pub elapsed: Duration,
+}
+
+/// The results of [`Experiment::run`]: one [`Row`] per run in run order,
+/// the tables as Arrow record batches, and what the run did.
+#[derive(Debug, Clone)]
+pub struct Results {
+    tables: experiment::Results,
+    complete: bool,
+    stats: RunStats,
+    out: Option<PathBuf>,
+    shard: Shard,
+}
+
+impl Results {
+    /// One row per run, in run order (for one shard of several: the runs known so far).
+    pub fn rows(&self) -> &[Row] {
+        &self.tables.rows
+    }
+
+    /// The condition names (the first is the reference of the statistics).
+    pub fn conditions(&self) -> &[String] {
+        &self.tables.conditions
+    }
+
+    /// The swept keys.
+    pub fn keys(&self) -> &[String] {
+        &self.tables.keys
+    }
+
+    /// The sweep points (one value per swept key).
+    pub fn points(&self) -> &[Vec<f64>] {
+        &self.tables.points
+    }
+
+    /// The tables behind the batches (CSV text, Parquet bytes).
+    pub fn tables(&self) -> &experiment::Results {
+        &self.tables
+    }
+
+    /// Whether every run of the experiment is in (false for a shard of several).
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// What the run did.
+    pub fn stats(&self) -> &RunStats {
+        &self.stats
+    }
+
+    /// The output folder, if any.
+    pub fn out(&self) -> Option<&Path> {
+        self.out.as_deref()
+    }
+
+    /// The shard run.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// `results.csv` as a record batch (the columns of `results.parquet`).
+    pub fn runs_batch(&self) -> Result<RecordBatch> {
+        self.tables.runs_batch()
+    }
+
+    /// `summary.csv` as a record batch.
+    pub fn summary_batch(&self) -> Result<RecordBatch> {
+        self.tables.summary_batch()
+    }
+
+    /// `stats.csv` as a record batch.
+    pub fn stats_batch(&self) -> Result<RecordBatch> {
+        self.tables.stats_batch()
+    }
+}
+
+/// One run simulated alone ([`Experiment::simulate`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Simulation {
+    /// Condition name.
+    pub condition: String,
+    /// Seed.
+    pub seed: u64,
+    /// Neurons.
+    pub n_neurons: usize,
+    /// Excitatory neurons.
+    pub n_exc: usize,
+    /// Non-zero weights of W.
+    pub nnz: usize,
+    /// Reciprocal ordered pairs of the E–E matrix (observed networks).
+    pub reciprocal: Option<u64>,
+    /// Non-zeros of the E–E matrix (observed networks).
+    pub nnz_ee: Option<u64>,
+    /// ΔT and the rest, with the trace if asked for.
+    pub response: Response,
+}
+
+/// A JSON number, or null when not finite (JSON has no NaN or infinity).
+pub fn json_number(x: f64) -> serde_json::Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+impl Simulation {
+    /// ΔT (s), if activity returned to baseline.
+    pub fn delta_t(&self) -> Option<f64> {
+        self.response.delta_t
+    }
+
+    /// The JSON object `ratenet simulate` prints.
+    pub fn to_json(&self) -> serde_json::Value {
+        let r = &self.response;
+        json!({
+            "condition": self.condition,
+            "seed": self.seed,
+            "delta_t": r.delta_t.map(json_number),
+            "t_return": r.t_return.map(json_number),
+            "returned": r.returned,
+            "diverged": r.diverged,
+            "t_end": json_number(r.t_end),
+            "n_neurons": self.n_neurons,
+            "n_exc": self.n_exc,
+            "reciprocal": self.reciprocal,
+            "nnz_ee": self.nnz_ee,
+            "peak_exc_mean": json_number(r.peak_exc_mean),
+            "final_exc_mean": json_number(r.final_exc_mean),
+        })
+    }
+
+    /// The trace as CSV (time, exc_mean, inh_mean, stimulus per step; empty
+    /// cells where not finite), if one was recorded.
+    pub fn trace_csv(&self) -> Option<String> {
+        let t = self.response.trace.as_ref()?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let f = |x: f64| if x.is_finite() { x.to_string() } else { String::new() };
+        // Writing to memory cannot fail.
+        w.write_record(["time", "exc_mean", "inh_mean", "stimulus"]).ok();
+        for k in 0..t.t.len() {
+            w.write_record([f(t.t[k]), f(t.exc_mean[k]), f(t.inh_mean[k]), f(t.stimulus[k])])
+                .ok();
+        }
+        Some(String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default())
+    }
+
+    /// Write [`Simulation::trace_csv`] to `path`; an error without a trace.
+    pub fn write_trace_csv(&self, path: &Path) -> Result<()> {
+        let text = self
+            .trace_csv()
+            .ok_or_else(|| err!("{}: no trace recorded", path.display()))?;
+        std::fs::write(path, text).map_err(|e| err!("{}: cannot write ({e})", path.display()))
+    }
+}
+
+/// The summary `ratenet connectome` prints: size, non-zeros, reciprocal
+/// pairs, weight sum (numpy's), first and last root id.
+pub fn connectome_json(c: &Connectome) -> serde_json::Value {
+    let m = &c.matrix;
+    json!({
+        "n_exc": c.n(),
+        "nnz": m.values.iter().filter(|&&v| v > 0.0).count(),
+        "reciprocal": crate::network::nulls::count_reciprocal(m),
+        "weight_sum": json_number(crate::network::build::np_sum(&m.to_dense())),
+        "first_id": c.ids.first(),
+        "last_id": c.ids.last(),
+    })
+}
+
+/// The summary `ratenet network` prints of a run's W: sizes, non-zeros and,
+/// up to [`crate::analysis::spectrum::MAX_DENSE`] neurons, the leading
+/// eigenvalues (whether the linearised network is stable).
+pub fn network_json(condition: &str, seed: u64, net: &Network) -> Result<serde_json::Value> {
+    let spectrum = (net.n <= crate::analysis::spectrum::MAX_DENSE)
+        .then(|| crate::analysis::spectrum::spectrum(net.n, &net.dense()))
+        .transpose()?;
+    Ok(json!({
+        "condition": condition,
+        "seed": seed,
+        "n_neurons": net.n,
+        "n_exc": net.n_exc,
+        "nnz": net.nnz(),
+        "spectral_radius": spectrum.map(|s| json_number(s.spectral_radius)),
+        "max_real_eigenvalue": spectrum.map(|s| json_number(s.max_real)),
+    }))
+}
