@@ -238,11 +238,7 @@ impl Experiment {
             .map_err(|e| err!("--threads {threads}: {e}"))?;
         let plan = Plan::new(spec)?;
         let connectomes = Connectomes::load(&plan, self.store())?;
-        let out = opts
-            .out
-            .as_deref()
-            .map(|d| OutputDir::prepare(d, spec, opts.force))
-            .transpose()?;
+        let out = opts.out.map(|d| OutputDir::prepare(d, spec, opts.force)).transpose()?;
         let done = match &out {
             Some(o) => o.read_rows(&plan)?,
             None => BTreeMap::new(),
@@ -256,7 +252,6 @@ impl Experiment {
         // Figures that need no results are drawn while the runs are simulated.
         let early_dir = opts
             .out
-            .as_deref()
             .filter(|_| spec.output.figures && shard == Shard::ALL)
             .map(|d| d.join("figures"));
         let ((rows, elapsed), early) = pool.install(|| {
