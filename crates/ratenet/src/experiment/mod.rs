@@ -46,15 +46,29 @@ pub fn condition_keyed(
         .transpose()
 }
 
-/// Build the network of one run.
+/// Build the network of one run: the W that [`simulate_run`] simulates
+/// (assembled from the same parts, rows in column order).
 pub fn build_network(
     spec: &Spec,
     connectome: Option<&Connectome>,
     condition: &Condition,
     seed: u64,
 ) -> Result<Network> {
-    let ee = condition_matrix(spec, connectome, condition, seed)?;
-    network::build(&spec.network, ee.as_ref(), seed)
+    let lane = Lane {
+        spec,
+        point: 0,
+        condition,
+        condition_index: 0,
+        seed,
+    };
+    Ok(assemble_one(connectome, lane)?.network())
+}
+
+/// [`assemble`] for one run, its random part drawn afresh.
+fn assemble_one(connectome: Option<&Connectome>, lane: Lane) -> Result<Parts> {
+    assemble(connectome, &[lane], &draw_random)?
+        .pop()
+        .ok_or_else(|| crate::err!("network: nothing assembled"))
 }
 
 /// One run to assemble for the engine: the spec of its sweep point, its
@@ -183,8 +197,7 @@ pub fn simulate_run(
         condition_index: 0,
         seed,
     };
-    let mut parts = assemble(connectome, &[lane], &draw_random)?;
-    let parts = parts.pop().ok_or_else(|| crate::err!("network: nothing assembled"))?;
+    let parts = assemble_one(connectome, lane)?;
     let net = parts.network();
     let schedule = schedule_for(spec, &parts)?;
     let resp = match spec.kernel {

@@ -52,7 +52,7 @@ impl Connectomes {
 }
 
 /// Simulate one run of the plan into a row.
-pub fn run_one(plan: &Plan, connectomes: &Connectomes, run: &RunId) -> Result<Row> {
+pub(crate) fn run_one(plan: &Plan, connectomes: &Connectomes, run: &RunId) -> Result<Row> {
     let point = &plan.points[run.point];
     let spec: &Spec = &point.spec;
     let cond = &spec.conditions[run.condition];
@@ -89,7 +89,7 @@ pub const MAX_LANES: usize = 4;
 /// as single seeds again, so that the last round keeps every thread busy
 /// (a seed alone costs about half a pair). Batches never change a run's
 /// result (see [`crate::sim::batch`]), only how fast it comes.
-pub fn batches<'a>(
+pub(crate) fn batches<'a>(
     plan: &Plan,
     pending: &[&'a RunId],
     max_lanes: usize,
@@ -168,7 +168,7 @@ pub fn batches<'a>(
 /// blocks: observed networks of one connectome in notebook mode, the points
 /// differing at most in `connectivity_proba`, `g` and the balance (the same
 /// streams, the same schedule).
-pub fn points_nest(plan: &Plan, connectomes: &Connectomes) -> bool {
+pub(crate) fn points_nest(plan: &Plan, connectomes: &Connectomes) -> bool {
     let Some(first) = plan.points.first() else {
         return false;
     };
@@ -204,7 +204,7 @@ pub fn points_nest(plan: &Plan, connectomes: &Connectomes) -> bool {
 /// drawn once for all sweep points of an observed network (see
 /// [`SeedDraws`]). Kept only when several points can use them and they fit
 /// in [`Draws::MAX_BYTES`].
-pub struct Draws {
+pub(crate) struct Draws {
     enabled: bool,
     /// The largest connection probability among the plan's points.
     p_max: f64,
@@ -299,7 +299,7 @@ pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Res
 }
 
 /// As [`run_batch`], random parts taken from `draws`.
-pub fn run_batch_with(
+pub(crate) fn run_batch_with(
     plan: &Plan,
     connectomes: &Connectomes,
     runs: &[&RunId],
