@@ -126,10 +126,36 @@ impl Experiment {
     }
 
     /// The same experiment with the dotted `key` set to `value`, as
-    /// `--set key=value` does (`"network.g"`, `"sweep.seeds"`, `"data.select.cell_type"`).
+    /// `--set key=value` does (`"network.g"`, `"sweep.seeds"`,
+    /// `"data.select.cell_type"`); the result is checked at once. Keys that
+    /// are only valid together go in one [`Experiment::set_args`].
     pub fn set(self, key: &str, value: impl SetValue) -> Result<Experiment> {
         let mut raw = self.spec.raw.clone();
         set_key(&mut raw, key.trim(), value.into_toml())?;
+        self.with_raw(raw)
+    }
+
+    /// [`Experiment::set`] from the text `key=value` of `--set`.
+    pub fn set_arg(self, arg: &str) -> Result<Experiment> {
+        self.set_args(&[arg])
+    }
+
+    /// Several `key=value` texts of `--set`, applied in order and checked
+    /// together, as `ratenet run FILE --set ... --set ...` does.
+    pub fn set_args<S: AsRef<str>>(self, args: &[S]) -> Result<Experiment> {
+        let mut raw = self.spec.raw.clone();
+        for arg in args {
+            let arg = arg.as_ref();
+            let (k, v) = arg
+                .split_once('=')
+                .ok_or_else(|| err!("--set {arg}: expected section.key=value"))?;
+            set_key(&mut raw, k.trim(), parse_set_value(v.trim()))?;
+        }
+        self.with_raw(raw)
+    }
+
+    /// The experiment of a changed table, checked.
+    fn with_raw(self, raw: toml::Table) -> Result<Experiment> {
         let spec = Spec::from_table(raw).map_err(|e| match &self.origin {
             Some(p) => e.context(p.display()),
             None => e,
@@ -139,14 +165,6 @@ impl Experiment {
             connectome: OnceLock::new(),
             ..self
         })
-    }
-
-    /// [`Experiment::set`] from the text `key=value` of `--set`.
-    pub fn set_arg(self, arg: &str) -> Result<Experiment> {
-        let (k, v) = arg
-            .split_once('=')
-            .ok_or_else(|| err!("--set {arg}: expected section.key=value"))?;
-        self.set(k, v)
     }
 
     /// Where built connectomes are kept between runs (`None`: nowhere).
@@ -563,4 +581,74 @@ pub fn network_json(condition: &str, seed: u64, net: &Network) -> Result<serde_j
         "spectral_radius": spectrum.map(|s| json_number(s.spectral_radius)),
         "max_real_eigenvalue": spectrum.map(|s| json_number(s.max_real)),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RANDOM: &str = "[network]\nkind = \"random\"\nn_neurons = 120\n[simulation]\nt_max = 30.0\n";
+
+    #[test]
+    fn set_takes_numbers_and_text_as_the_cli_does() {
+        let e = Experiment::from_toml_str(RANDOM)
+            .unwrap()
+            .set("network.g", 0.003)
+            .unwrap()
+            .set("network.n_neurons", 150)
+            .unwrap()
+            .set("sweep.seeds", "0-3")
+            .unwrap()
+            .set("sweep.\"network.g\"", "[0.001, 0.002]")
+            .unwrap();
+        let s = e.spec();
+        assert_eq!((s.network.g, s.network.n_neurons), (0.003, 150));
+        assert_eq!(s.sweep.seeds, vec![0, 1, 2, 3]);
+        assert_eq!(s.sweep.params, vec![("network.g".to_string(), vec![0.001, 0.002])]);
+        // The same through the text of `--set`.
+        let t = Experiment::from_toml_str(RANDOM)
+            .unwrap()
+            .set_args(&["network.g=0.003", "network.n_neurons=150", "sweep.seeds=0-3"])
+            .unwrap();
+        assert_eq!(t.spec().network.g, 0.003);
+        assert_eq!(t.spec().sweep.seeds, vec![0, 1, 2, 3]);
+        // Errors name the key.
+        let e = Experiment::from_toml_str(RANDOM)
+            .unwrap()
+            .set("network.gg", 1.0)
+            .unwrap_err();
+        assert!(e.message().contains("gg"), "{e}");
+        let e = Experiment::from_toml_str(RANDOM)
+            .unwrap()
+            .set_arg("network.g")
+            .unwrap_err();
+        assert!(e.message().contains("expected section.key=value"), "{e}");
+    }
+
+    /// Keys valid only together: one `set_args` checks them together.
+    #[test]
+    fn set_args_checks_the_keys_together() {
+        let seed_and_rng = ["sweep.seeds=[4294967296]", "network.rng=\"fast\""];
+        let e = Experiment::from_toml_str(RANDOM).unwrap();
+        let together = e.clone().set_args(&seed_and_rng);
+        assert!(together.is_ok(), "{:?}", together.err());
+        let run = together.unwrap().simulate(4_294_967_296, None, false).unwrap();
+        assert_eq!(run.seed, 4_294_967_296);
+        assert!(e.simulate(4_294_967_296, None, false).is_err());
+    }
+
+    #[test]
+    fn simulate_with_a_trace_gives_its_csv() {
+        let e = Experiment::from_toml_str(RANDOM).unwrap();
+        let plain = e.simulate(1, None, false).unwrap();
+        let traced = e.simulate(1, None, true).unwrap();
+        assert_eq!(plain.delta_t(), traced.delta_t());
+        assert!(plain.trace_csv().is_none());
+        let csv = traced.trace_csv().unwrap();
+        let steps = traced.response.trace.as_ref().unwrap().t.len();
+        assert_eq!(csv.lines().count(), 1 + steps);
+        assert!(csv.starts_with("time,exc_mean,inh_mean,stimulus\n"));
+        assert_eq!(plain.to_json()["n_neurons"], 120);
+        assert!(e.connectome().is_err(), "a data-free network has no connectome");
+    }
 }
