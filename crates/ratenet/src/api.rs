@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -272,16 +273,27 @@ impl Experiment {
             .out
             .filter(|_| spec.output.figures && shard == Shard::ALL)
             .map(|d| d.join("figures"));
+        // The threads that run out of runs help the figures' trace runs.
+        let idle = AtomicUsize::new(0);
         let ((rows, elapsed), early) = pool.install(|| {
             rayon::join(
                 || {
-                    let rows = runner::execute(&plan, &connectomes, out.as_ref(), shard, done, opts.batch, &progress);
+                    let rows = runner::execute_with(
+                        &plan,
+                        &connectomes,
+                        out.as_ref(),
+                        shard,
+                        done,
+                        opts.batch,
+                        &progress,
+                        &idle,
+                    );
                     (rows, t0.elapsed())
                 },
                 || {
                     early_dir
                         .as_deref()
-                        .map(|fig| report::draw_early(spec, &plan, &connectomes, fig))
+                        .map(|fig| report::draw_early_helped(spec, &plan, &connectomes, fig, &idle))
                         .transpose()
                 },
             )

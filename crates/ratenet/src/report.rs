@@ -9,6 +9,7 @@
 //! simulated; the rest ([`draw_late`]) once the results are in.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ratenet_plot as plot;
@@ -138,6 +139,19 @@ fn create_dir(fig: &Path) -> Result<()> {
 /// together, alongside the other figures), and for observed networks the
 /// E–E matrix and its weight histogram.
 pub fn draw_early(spec: &Spec, plan: &Plan, connectomes: &Connectomes, fig: &Path) -> Result<Figures> {
+    draw_early_helped(spec, plan, connectomes, fig, &AtomicUsize::new(0))
+}
+
+/// [`draw_early`] while the runs go on: the trace runs split their steps
+/// with the threads that ran out of runs (counted in `idle`, see
+/// [`crate::experiment::runner`]), so that they do not hold up the end.
+pub(crate) fn draw_early_helped(
+    spec: &Spec,
+    plan: &Plan,
+    connectomes: &Connectomes,
+    fig: &Path,
+    idle: &AtomicUsize,
+) -> Result<Figures> {
     create_dir(fig)?;
     let point = &plan.points[0];
     let seed = spec.sweep.seeds[0];
@@ -179,7 +193,7 @@ pub fn draw_early(spec: &Spec, plan: &Plan, connectomes: &Connectomes, fig: &Pat
     };
     let conds: Vec<&experiment::Condition> = point.spec.conditions.iter().collect();
     let (traces, others) = rayon::join(
-        || experiment::simulate_conditions(&point.spec, connectome, &conds, seed, &record),
+        || experiment::simulate_conditions_helped(&point.spec, connectome, &conds, seed, &record, idle),
         || draw_jobs(fig, jobs),
     );
     let (traces, others) = (traces?, others?);

@@ -5,6 +5,8 @@ pub mod spec;
 
 pub use spec::{Condition, Spec};
 
+use std::sync::atomic::AtomicUsize;
+
 use crate::data::Connectome;
 use crate::matrix::Csr;
 use crate::network::build::{self, Parts, RandomParts};
@@ -225,6 +227,19 @@ pub fn simulate_conditions(
     seed: u64,
     record: &Record,
 ) -> Result<Vec<Response>> {
+    simulate_conditions_helped(spec, connectome, conditions, seed, record, &AtomicUsize::new(0))
+}
+
+/// [`simulate_conditions`], each step split with an idle thread of the pool
+/// while `idle` (the threads that have run out of work) is not zero.
+pub(crate) fn simulate_conditions_helped(
+    spec: &Spec,
+    connectome: Option<&Connectome>,
+    conditions: &[&Condition],
+    seed: u64,
+    record: &Record,
+    idle: &AtomicUsize,
+) -> Result<Vec<Response>> {
     if spec.kernel != KernelChoice::Auto {
         return conditions
             .iter()
@@ -248,12 +263,13 @@ pub fn simulate_conditions(
     };
     let schedule = schedule_for(spec, first)?;
     let lanes: Vec<&Parts> = parts.iter().collect();
-    Ok(sim::batch::simulate_batch(
+    Ok(sim::batch::simulate_batch_helped(
         &lanes,
         &schedule,
         &spec.simulation,
         &spec.metric,
         record,
+        idle,
     ))
 }
 

@@ -379,9 +379,34 @@ pub fn execute(
     connectomes: &Connectomes,
     out: Option<&OutputDir>,
     shard: Shard,
+    done: BTreeMap<usize, Row>,
+    max_lanes: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<BTreeMap<usize, Row>> {
+    execute_with(
+        plan,
+        connectomes,
+        out,
+        shard,
+        done,
+        max_lanes,
+        progress,
+        &AtomicUsize::new(0),
+    )
+}
+
+/// [`execute`], counting in `idle` the threads that ran out of batches, so
+/// that other work on the pool (the figures' trace runs) can take their help.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn execute_with(
+    plan: &Plan,
+    connectomes: &Connectomes,
+    out: Option<&OutputDir>,
+    shard: Shard,
     mut done: BTreeMap<usize, Row>,
     max_lanes: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
+    idle: &AtomicUsize,
 ) -> Result<BTreeMap<usize, Row>> {
     let mine: Vec<&RunId> = plan.runs.iter().filter(|r| shard.owns(r.index)).collect();
     let total = mine.len();
@@ -397,7 +422,6 @@ pub fn execute(
     // thread idles while batches wait (measured: EX2 about 5% faster than
     // rayon's split of the list, whose halves were unequal in work).
     let next = AtomicUsize::new(0);
-    let idle = AtomicUsize::new(0);
     let work = |_| -> Result<Vec<Vec<Row>>> {
         let mut mine = Vec::new();
         loop {
@@ -408,7 +432,7 @@ pub fn execute(
                 idle.fetch_add(1, Ordering::Relaxed);
                 return Ok(mine);
             };
-            let rows = run_batch_with(plan, connectomes, runs, &draws, &idle)?;
+            let rows = run_batch_with(plan, connectomes, runs, &draws, idle)?;
             let mut j = journal.lock().map_err(|_| err!("journal lock poisoned"))?;
             if let Some(j) = j.as_mut() {
                 for row in &rows {
