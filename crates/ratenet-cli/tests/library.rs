@@ -237,6 +237,30 @@ fn run_gives_the_tables_of_the_cli() {
         read("results.csv")
     );
     assert!(lib_dir.join("figures/time_series_0_observed.png").exists());
+    // Every run once in the journal, the ones traced for the figures too.
+    let journal = std::fs::read_to_string(lib_dir.join("shards/0-of-1.jsonl")).unwrap();
+    let mut indices: Vec<u64> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["index"].as_u64().unwrap())
+        .collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..8).collect::<Vec<u64>>());
+    // Run again: nothing is redone, the tables stay.
+    let again = exp
+        .run(&RunOptions {
+            out: Some(&lib_dir),
+            ..RunOptions::default()
+        })
+        .unwrap();
+    assert_eq!(again.stats().fresh_runs, 0);
+    assert_eq!(
+        std::fs::read_to_string(lib_dir.join("shards/0-of-1.jsonl")).unwrap(),
+        journal
+    );
+    assert_eq!(
+        std::fs::read_to_string(lib_dir.join("results.csv")).unwrap(),
+        read("results.csv")
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ use arrow_array::RecordBatch;
 use serde_json::json;
 
 use crate::data::Connectome;
-use crate::experiment::results::Row;
+use crate::experiment::results::{Journal, Row};
 use crate::experiment::runner::{self, Connectomes};
 use crate::experiment::spec::{parse_set_value, set_key};
 use crate::experiment::{self, OutputDir, Plan, Shard, Spec};
@@ -273,6 +273,14 @@ impl Experiment {
             .out
             .filter(|_| spec.output.figures && shard == Shard::ALL)
             .map(|d| d.join("figures"));
+        // The time series' trace runs give their rows: the runner leaves them out.
+        let traced: Vec<usize> = match early_dir {
+            Some(_) => report::traced_runs(spec, &plan)
+                .map(|r| r.index)
+                .filter(|i| !done.contains_key(i))
+                .collect(),
+            None => vec![],
+        };
         // The threads that run out of runs help the figures' trace runs.
         let idle = AtomicUsize::new(0);
         let ((rows, elapsed), early) = pool.install(|| {
@@ -284,6 +292,7 @@ impl Experiment {
                         out.as_ref(),
                         shard,
                         done,
+                        &traced,
                         opts.batch,
                         &progress,
                         &idle,
@@ -298,11 +307,30 @@ impl Experiment {
                 },
             )
         });
-        let rows = rows?;
+        let mut rows = rows?;
+        let early = early?.map(|e| {
+            let fresh: Vec<Row> = e.rows.into_iter().filter(|r| traced.contains(&r.index)).collect();
+            (e.figures, fresh, e.traced_at.duration_since(t0))
+        });
+        let (early, elapsed) = match early {
+            None => (None, elapsed),
+            Some((figures, fresh, traced_at)) => {
+                if let Some(o) = &out {
+                    let mut journal = Journal::open(&o.journal_path(shard))?;
+                    for r in &fresh {
+                        journal.append(r)?;
+                    }
+                }
+                rows.extend(fresh.into_iter().map(|r| (r.index, r)));
+                if let Some(p) = opts.progress {
+                    p.runs(rows.len(), plan.runs.len());
+                }
+                (Some(figures), elapsed.max(traced_at))
+            }
+        };
         if let Some(p) = opts.progress {
             p.runs_done();
         }
-        let early = early?;
         let fresh: Vec<&Row> = rows
             .values()
             .filter(|r| shard.owns(r.index) && !done_before.contains(&r.index))

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::experiment::results::{spec_fingerprint, write_atomic};
 use crate::experiment::runner::Connectomes;
-use crate::experiment::{self, OutputDir, Plan, Results, Spec};
+use crate::experiment::{self, OutputDir, Plan, Results, Row, RunId, Spec};
 use crate::sim::Record;
 use crate::{err, Result};
 
@@ -139,7 +139,24 @@ fn create_dir(fig: &Path) -> Result<()> {
 /// together, alongside the other figures), and for observed networks the
 /// E–E matrix and its weight histogram.
 pub fn draw_early(spec: &Spec, plan: &Plan, connectomes: &Connectomes, fig: &Path) -> Result<Figures> {
-    draw_early_helped(spec, plan, connectomes, fig, &AtomicUsize::new(0))
+    Ok(draw_early_helped(spec, plan, connectomes, fig, &AtomicUsize::new(0))?.figures)
+}
+
+/// What [`draw_early_helped`] did: the figures, and the rows of the runs
+/// traced for the time series (tracing changes no result, so these rows are
+/// those the runner would give).
+pub(crate) struct Early {
+    pub figures: Figures,
+    pub rows: Vec<Row>,
+    /// When the trace runs were over.
+    pub traced_at: std::time::Instant,
+}
+
+/// The runs [`draw_early`] simulates (with traces) for the time series:
+/// every condition of the first sweep point at the first seed.
+pub(crate) fn traced_runs<'a>(spec: &Spec, plan: &'a Plan) -> impl Iterator<Item = &'a RunId> {
+    let seed = spec.sweep.seeds.first().copied();
+    plan.runs.iter().filter(move |r| r.point == 0 && Some(r.seed) == seed)
 }
 
 /// [`draw_early`] while the runs go on: the trace runs split their steps
@@ -151,7 +168,7 @@ pub(crate) fn draw_early_helped(
     connectomes: &Connectomes,
     fig: &Path,
     idle: &AtomicUsize,
-) -> Result<Figures> {
+) -> Result<Early> {
     create_dir(fig)?;
     let point = &plan.points[0];
     let seed = spec.sweep.seeds[0];
@@ -197,6 +214,14 @@ pub(crate) fn draw_early_helped(
         || draw_jobs(fig, jobs),
     );
     let (traces, others) = (traces?, others?);
+    let traced_at = std::time::Instant::now();
+    let rows = traced_runs(spec, plan)
+        .filter_map(|r| {
+            let sim = traces.get(r.condition)?;
+            Some(sim.row(r.index, &conds[r.condition].name, r.seed, &point.values))
+        })
+        .collect();
+    let traces = traces.into_iter().map(|s| s.response);
     let stimulus_end = point.spec.stimulus.end.min(point.spec.simulation.t_max);
     let series: Vec<Job> = conds
         .iter()
@@ -225,7 +250,11 @@ pub(crate) fn draw_early_helped(
             )
         })
         .collect();
-    Ok(draw_jobs(fig, series)?.merged(others))
+    Ok(Early {
+        figures: draw_jobs(fig, series)?.merged(others),
+        rows,
+        traced_at,
+    })
 }
 
 /// The figures drawn from the results, into the folder `fig` in parallel:

@@ -227,7 +227,46 @@ pub fn simulate_conditions(
     seed: u64,
     record: &Record,
 ) -> Result<Vec<Response>> {
-    simulate_conditions_helped(spec, connectome, conditions, seed, record, &AtomicUsize::new(0))
+    Ok(
+        simulate_conditions_helped(spec, connectome, conditions, seed, record, &AtomicUsize::new(0))?
+            .into_iter()
+            .map(|s| s.response)
+            .collect(),
+    )
+}
+
+/// Non-zero weights of the W of `p`.
+pub(crate) fn parts_nnz(p: &Parts) -> usize {
+    p.ee.nnz() + p.exc_inh.nnz() + p.inh_rows.nnz()
+}
+
+/// One run simulated with what a [`Row`] needs of its network.
+pub(crate) struct Simulated {
+    pub n: usize,
+    pub n_exc: usize,
+    pub reciprocal: Option<u64>,
+    pub nnz_ee: Option<u64>,
+    /// Non-zero weights of W.
+    pub nnz: usize,
+    pub response: Response,
+}
+
+impl Simulated {
+    /// The row of run `index` (of `condition`, `seed`, at the point of `params`).
+    pub fn row(&self, index: usize, condition: &str, seed: u64, params: &[f64]) -> Row {
+        Row::new(
+            index,
+            condition,
+            seed,
+            params,
+            &self.response,
+            self.reciprocal,
+            self.nnz_ee,
+            self.n,
+            self.n_exc,
+            self.nnz,
+        )
+    }
 }
 
 /// [`simulate_conditions`], each step split with an idle thread of the pool
@@ -239,11 +278,21 @@ pub(crate) fn simulate_conditions_helped(
     seed: u64,
     record: &Record,
     idle: &AtomicUsize,
-) -> Result<Vec<Response>> {
+) -> Result<Vec<Simulated>> {
     if spec.kernel != KernelChoice::Auto {
         return conditions
             .iter()
-            .map(|c| Ok(simulate_run(spec, connectome, c, seed, record)?.1))
+            .map(|c| {
+                let (net, response) = simulate_run(spec, connectome, c, seed, record)?;
+                Ok(Simulated {
+                    n: net.n,
+                    n_exc: net.n_exc,
+                    reciprocal: net.reciprocal,
+                    nnz_ee: net.nnz_ee,
+                    nnz: net.nnz(),
+                    response,
+                })
+            })
             .collect();
     }
     let lanes: Vec<Lane> = conditions
@@ -263,14 +312,19 @@ pub(crate) fn simulate_conditions_helped(
     };
     let schedule = schedule_for(spec, first)?;
     let lanes: Vec<&Parts> = parts.iter().collect();
-    Ok(sim::batch::simulate_batch_helped(
-        &lanes,
-        &schedule,
-        &spec.simulation,
-        &spec.metric,
-        record,
-        idle,
-    ))
+    let responses = sim::batch::simulate_batch_helped(&lanes, &schedule, &spec.simulation, &spec.metric, record, idle);
+    Ok(parts
+        .iter()
+        .zip(responses)
+        .map(|(p, response)| Simulated {
+            n: p.n,
+            n_exc: p.n_exc,
+            reciprocal: p.reciprocal,
+            nnz_ee: p.nnz_ee,
+            nnz: parts_nnz(p),
+            response,
+        })
+        .collect())
 }
 
 pub mod plan;

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::data::{Connectome, DataSpec};
 use crate::experiment::plan::{Plan, RunId, Shard};
 use crate::experiment::results::{Journal, OutputDir, Row};
-use crate::experiment::{assemble, simulate_run, Lane, Spec};
+use crate::experiment::{assemble, parts_nnz, simulate_run, Lane, Spec};
 use crate::network::build::{self, Parts, RandomParts, SeedDraws};
 use crate::network::{NetworkKind, NetworkSpec, RngMode};
 use crate::sim::{batch, KernelChoice, Record, Schedule};
@@ -353,7 +353,7 @@ pub(crate) fn run_batch_with(
         .zip(&parts)
         .zip(&responses)
         .map(|((r, p), resp)| {
-            let nnz = p.ee.nnz() + p.exc_inh.nnz() + p.inh_rows.nnz();
+            let nnz = parts_nnz(p);
             Row::new(
                 r.index,
                 &spec.conditions[r.condition].name,
@@ -389,14 +389,17 @@ pub fn execute(
         out,
         shard,
         done,
+        &[],
         max_lanes,
         progress,
         &AtomicUsize::new(0),
     )
 }
 
-/// [`execute`], counting in `idle` the threads that ran out of batches, so
-/// that other work on the pool (the figures' trace runs) can take their help.
+/// [`execute`], leaving out the runs `elsewhere` (simulated by the caller,
+/// who journals them) and counting in `idle` the threads that ran out of
+/// batches, so that other work on the pool (the figures' trace runs) can
+/// take their help.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn execute_with(
     plan: &Plan,
@@ -404,14 +407,16 @@ pub(crate) fn execute_with(
     out: Option<&OutputDir>,
     shard: Shard,
     mut done: BTreeMap<usize, Row>,
+    elsewhere: &[usize],
     max_lanes: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
     idle: &AtomicUsize,
 ) -> Result<BTreeMap<usize, Row>> {
     let mine: Vec<&RunId> = plan.runs.iter().filter(|r| shard.owns(r.index)).collect();
     let total = mine.len();
-    let pending: Vec<&RunId> = mine.iter().copied().filter(|r| !done.contains_key(&r.index)).collect();
-    let already = total - pending.len();
+    let not_here = |r: &&RunId| done.contains_key(&r.index) || elsewhere.contains(&r.index);
+    let already = mine.iter().filter(|r| done.contains_key(&r.index)).count();
+    let pending: Vec<&RunId> = mine.iter().copied().filter(|r| !not_here(r)).collect();
     progress(already, total);
     let journal = Mutex::new(out.map(|o| Journal::open(&o.journal_path(shard))).transpose()?);
     let counter = Mutex::new(already);
