@@ -439,7 +439,9 @@ pub struct RunStats {
 }
 
 /// The results of [`Experiment::run`]: one [`Row`] per run in run order,
-/// the tables as Arrow record batches, and what the run did.
+/// the tables as Arrow record batches, and what the run did. The tables
+/// themselves (CSV text, Parquet bytes) are [`experiment::Results`], at
+/// [`Results::tables`].
 #[derive(Debug, Clone)]
 pub struct Results {
     tables: experiment::Results,
