@@ -525,7 +525,8 @@ impl Results {
     }
 
     /// A CSV table of this module as a record batch: `text` columns as
-    /// strings, `counts` as UInt64, the rest Float64; an empty cell is null.
+    /// strings, `counts` as UInt64, the rest Float64 (or strings, if not all
+    /// numbers); an empty cell is null.
     /// The cells are shortest round-trip text, so the numbers are exact.
     fn csv_batch(table: &str, text: &[&str], counts: &[&str]) -> Result<arrow_array::RecordBatch> {
         use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
@@ -548,11 +549,15 @@ impl Results {
                     .map_err(|e| bad(&format!("{name}: {e}")))?;
                 Arc::new(UInt64Array::from(v))
             } else {
-                let v = cells
+                // A column that is not all numbers stays text.
+                match cells
+                    .clone()
                     .map(|c| c.map(str::parse::<f64>).transpose())
                     .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| bad(&format!("{name}: {e}")))?;
-                Arc::new(Float64Array::from(v))
+                {
+                    Ok(v) => Arc::new(Float64Array::from(v)),
+                    Err(_) => Arc::new(StringArray::from(cells.collect::<Vec<_>>())),
+                }
             };
             cols.push((name.clone(), col));
         }
