@@ -4,11 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use ratenet::experiment::{self, Spec};
-use ratenet::network::nulls::count_reciprocal;
-use ratenet::sim::{Record, Response};
-use ratenet::{err, npy, Result};
-use serde_json::json;
+use ratenet::{err, npy, Experiment, Result};
 
 /// Connectome-constrained firing-rate network experiments.
 #[derive(Parser, Debug)]
@@ -126,7 +122,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => crate::run::run(
             &spec.spec,
             &spec.sets,
-            crate::run::RunOptions {
+            crate::run::RunArgs {
                 out,
                 threads,
                 shard,
@@ -139,43 +135,19 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn load(args: &SpecArgs) -> Result<Spec> {
-    let spec = Spec::load(&args.spec, &args.sets)?;
-    warn(&spec);
-    Ok(spec)
+fn load(args: &SpecArgs) -> Result<Experiment> {
+    let exp = Experiment::load(&args.spec, &args.sets)?;
+    crate::run::warn(&exp);
+    Ok(exp)
 }
 
-/// Print the spec's warnings on stderr, one line each.
-pub(crate) fn warn(spec: &Spec) {
-    for w in experiment::warnings(spec) {
-        eprintln!("ratenet: warning: {w}");
-    }
-}
-
-/// A JSON number, or null when not finite (JSON has no NaN or infinity).
-pub fn num(x: f64) -> serde_json::Value {
-    if x.is_finite() {
-        json!(x)
-    } else {
-        serde_json::Value::Null
-    }
-}
-
-/// Where built connectomes are kept between runs: the download cache (see
-/// `ratenet::data::store`); none if the system has no cache folder.
-pub(crate) fn store() -> Option<std::path::PathBuf> {
-    ratenet::data::fetch::cache_dir().ok()
+fn print(line: &serde_json::Value) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").map_err(|e| err!("stdout: {e}"))
 }
 
 fn connectome(args: &SpecArgs, out: Option<&Path>, ids: Option<&Path>) -> Result<()> {
-    let spec = load(args)?;
-    if !spec.needs_data() {
-        return Err(err!(
-            "connectome: network.kind = \"{}\" uses no data",
-            spec.network.kind.name()
-        ));
-    }
-    let c = ratenet::data::Connectome::load_stored(&spec.data, store().as_deref())?;
+    let c = load(args)?.connectome()?;
     let m = &c.matrix;
     if let Some(p) = out {
         npy::write_f64(p, &[m.n_rows, m.n_cols], &m.to_dense())?;
@@ -183,94 +155,21 @@ fn connectome(args: &SpecArgs, out: Option<&Path>, ids: Option<&Path>) -> Result
     if let Some(p) = ids {
         npy::write_i64(p, &[c.ids.len()], &c.ids)?;
     }
-    let line = json!({
-        "n_exc": c.n(),
-        "nnz": m.values.iter().filter(|&&v| v > 0.0).count(),
-        "reciprocal": count_reciprocal(m),
-        "weight_sum": num(ratenet::network::build::np_sum(&m.to_dense())),
-        "first_id": c.ids.first(),
-        "last_id": c.ids.last(),
-    });
-    println!("{line}");
-    Ok(())
+    print(&ratenet::api::connectome_json(&c))
 }
 
 fn network(args: &SpecArgs, seed: u64, condition: Option<&str>, out: &Path) -> Result<()> {
-    let spec = load(args)?;
-    let cond = spec.condition(condition)?.clone();
-    let connectome = experiment::load_connectome(&spec, store().as_deref())?;
-    let net = experiment::build_network(&spec, connectome.as_ref(), &cond, seed)?;
-    let dense = net.dense();
-    npy::write_f64(out, &[net.n, net.n], &dense)?;
-    // The leading eigenvalues tell whether the linearised network is stable.
-    let spectrum = (net.n <= ratenet::analysis::spectrum::MAX_DENSE)
-        .then(|| ratenet::analysis::spectrum::spectrum(net.n, &dense))
-        .transpose()?;
-    let line = json!({
-        "condition": cond.name,
-        "seed": seed,
-        "n_neurons": net.n,
-        "n_exc": net.n_exc,
-        "nnz": net.nnz(),
-        "spectral_radius": spectrum.map(|s| num(s.spectral_radius)),
-        "max_real_eigenvalue": spectrum.map(|s| num(s.max_real)),
-    });
-    println!("{line}");
-    Ok(())
-}
-
-/// The JSON object of one run, as `simulate` prints it.
-pub fn run_json(
-    condition: &str,
-    seed: u64,
-    n: usize,
-    n_exc: usize,
-    recip: Option<u64>,
-    nnz_ee: Option<u64>,
-    r: &Response,
-) -> serde_json::Value {
-    let mut o = serde_json::Map::new();
-    o.insert("condition".into(), json!(condition));
-    o.insert("seed".into(), json!(seed));
-    // Every metric column, under its table name (null where missing).
-    for (name, v) in &r.metrics {
-        let v = match v {
-            ratenet::sim::Value::Null => serde_json::Value::Null,
-            ratenet::sim::Value::Bool(b) => json!(b),
-            ratenet::sim::Value::Float(x) => num(*x),
-        };
-        o.insert(name.to_string(), v);
-    }
-    o.insert("n_neurons".into(), json!(n));
-    o.insert("n_exc".into(), json!(n_exc));
-    o.insert("reciprocal".into(), json!(recip));
-    o.insert("nnz_ee".into(), json!(nnz_ee));
-    serde_json::Value::Object(o)
+    let exp = load(args)?;
+    let cond = exp.spec().condition(condition)?.name.clone();
+    let net = exp.network(seed, condition)?;
+    npy::write_f64(out, &[net.n, net.n], &net.dense())?;
+    print(&ratenet::api::network_json(&cond, seed, &net)?)
 }
 
 fn simulate(args: &SpecArgs, seed: u64, condition: Option<&str>, trace: Option<&Path>) -> Result<()> {
-    let spec = load(args)?;
-    let cond = spec.condition(condition)?.clone();
-    let connectome = experiment::load_connectome(&spec, store().as_deref())?;
-    let record = Record {
-        trace: trace.is_some(),
-        neurons: vec![],
-    };
-    let (net, resp) = experiment::simulate_run(&spec, connectome.as_ref(), &cond, seed, &record)?;
-    if let (Some(path), Some(t)) = (trace, &resp.trace) {
-        let mut w = csv::Writer::from_path(path).map_err(|e| err!("{}: cannot write ({e})", path.display()))?;
-        let io = |e: csv::Error| err!("{}: cannot write ({e})", path.display());
-        w.write_record(["time", "exc_mean", "inh_mean", "stimulus"])
-            .map_err(io)?;
-        for k in 0..t.t.len() {
-            let f = |x: f64| if x.is_finite() { x.to_string() } else { String::new() };
-            w.write_record([f(t.t[k]), f(t.exc_mean[k]), f(t.inh_mean[k]), f(t.stimulus[k])])
-                .map_err(io)?;
-        }
-        w.flush().map_err(|e| err!("{}: cannot write ({e})", path.display()))?;
+    let sim = load(args)?.simulate(seed, condition, trace.is_some())?;
+    if let Some(path) = trace {
+        sim.write_trace_csv(path)?;
     }
-    let line = run_json(&cond.name, seed, net.n, net.n_exc, net.reciprocal, net.nnz_ee, &resp);
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").map_err(|e| err!("stdout: {e}"))?;
-    Ok(())
+    print(&sim.to_json())
 }

@@ -88,6 +88,14 @@ pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), Plo
 
 /// Box filter: averages each `f`×`f` block of an RGB buffer.
 fn downsample(src: &[u8], w: u32, h: u32, f: u32) -> Vec<u8> {
+    if f == 2 {
+        return downsample2(src, w, h);
+    }
+    downsample_box(src, w, h, f)
+}
+
+/// [`downsample`] for any factor.
+fn downsample_box(src: &[u8], w: u32, h: u32, f: u32) -> Vec<u8> {
     let (ow, oh) = (w / f, h / f);
     let mut out = vec![0u8; (ow * oh * 3) as usize];
     let norm = f * f;
@@ -111,12 +119,35 @@ fn downsample(src: &[u8], w: u32, h: u32, f: u32) -> Vec<u8> {
     out
 }
 
+/// [`downsample`] by 2, the supersampling in use: the same sums and
+/// rounding, row pairs at a time (no index arithmetic per byte).
+fn downsample2(src: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let (ow, oh) = ((w / 2) as usize, (h / 2) as usize);
+    let stride = w as usize * 3;
+    let mut out = vec![0u8; ow * oh * 3];
+    for (oy, orow) in out.chunks_exact_mut(ow * 3).enumerate() {
+        let top = &src[2 * oy * stride..][..ow * 6];
+        let bottom = &src[(2 * oy + 1) * stride..][..ow * 6];
+        for ((o, t), b) in orow
+            .chunks_exact_mut(3)
+            .zip(top.chunks_exact(6))
+            .zip(bottom.chunks_exact(6))
+        {
+            for c in 0..3 {
+                let sum = t[c] as u32 + t[c + 3] as u32 + b[c] as u32 + b[c + 3] as u32;
+                o[c] = ((sum + 2) / 4) as u8;
+            }
+        }
+    }
+    out
+}
+
 /// Encodes an RGB buffer as PNG bytes.
 pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, PlotError> {
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     use image::ImageEncoder;
     let mut out = Vec::new();
-    PngEncoder::new_with_quality(&mut out, CompressionType::Default, FilterType::Adaptive)
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
         .write_image(rgb, w, h, image::ColorType::Rgb8)
         .map_err(|e| PlotError::new(format!("PNG encoding failed: {e}")))?;
     Ok(out)
@@ -700,4 +731,19 @@ pub(crate) fn tinted_band<DB: DrawingBackend>(
         .plotting_area()
         .draw(&Rectangle::new([(x0, y0), (x1, y1)], color.filled()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsample_by_two_equals_the_box_filter() {
+        for (w, h) in [(8u32, 6u32), (9, 7), (2, 2), (31, 17)] {
+            let src: Vec<u8> = (0..w * h * 3)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+                .collect();
+            assert_eq!(downsample2(&src, w, h), downsample_box(&src, w, h, 2), "{w}×{h}");
+        }
+    }
 }

@@ -106,11 +106,13 @@ impl Heatmap<'_> {
     /// `side`×`side` nearest-neighbour raster of the matrix.
     fn raster(&self, side: usize, vmax: f64) -> Vec<u8> {
         let mut rgb = Vec::with_capacity(side * side * 3);
+        let zero = cmap(0.0, vmax);
         for py in 0..side {
             let row = py * self.n / side;
             for px in 0..side {
                 let col = px * self.n / side;
-                let c = cmap(self.cell(row, col), vmax);
+                let v = self.cell(row, col);
+                let c = if v == 0.0 { zero } else { cmap(v, vmax) };
                 rgb.extend_from_slice(&[c.0, c.1, c.2]);
             }
         }
@@ -161,13 +163,17 @@ impl Figure for Heatmap<'_> {
         } else {
             // Per-pixel nearest-neighbour lookup: exact cell boundaries and
             // no per-cell rectangles, whatever n is.
+            // Zero cells (most of a connectome) share one colour, computed once.
             let screen = chart.plotting_area().use_screen_coord();
             let (pw, ph) = (r.w().max(1) as usize, r.h().max(1) as usize);
+            let zero = cmap(0.0, vmax);
+            let cols: Vec<usize> = (0..pw).map(|px| (px * self.n / pw).min(self.n - 1)).collect();
             for py in 0..ph {
                 let row = (py * self.n / ph).min(self.n - 1);
-                for px in 0..pw {
-                    let col = (px * self.n / pw).min(self.n - 1);
-                    screen.draw_pixel((r.x0 + px as i32, r.y0 + py as i32), &cmap(self.cell(row, col), vmax))?;
+                for (px, &col) in cols.iter().enumerate() {
+                    let v = self.cell(row, col);
+                    let c = if v == 0.0 { zero } else { cmap(v, vmax) };
+                    screen.draw_pixel((r.x0 + px as i32, r.y0 + py as i32), &c)?;
                 }
             }
         }

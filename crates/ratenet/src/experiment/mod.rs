@@ -5,8 +5,11 @@ pub mod spec;
 
 pub use spec::{Condition, Spec};
 
+use std::sync::atomic::AtomicUsize;
+
 use crate::data::Connectome;
 use crate::matrix::Csr;
+use crate::network::build::{self, Parts, RandomParts};
 use crate::network::{self, nulls, Network};
 use crate::sim::{self, Kernel, KernelChoice, Record, Response, Schedule};
 use crate::Result;
@@ -73,15 +76,138 @@ pub fn condition_keyed(
         .transpose()
 }
 
-/// Build the network of one run.
+/// Build the network of one run: the W that [`simulate_run`] simulates
+/// (assembled from the same parts, rows in column order).
 pub fn build_network(
     spec: &Spec,
     connectome: Option<&Connectome>,
     condition: &Condition,
     seed: u64,
 ) -> Result<Network> {
-    let ee = condition_matrix(spec, connectome, condition, seed)?;
-    network::build(&spec.network, ee.as_ref(), seed)
+    let lane = Lane {
+        spec,
+        point: 0,
+        condition,
+        condition_index: 0,
+        seed,
+    };
+    Ok(assemble_one(connectome, lane)?.network())
+}
+
+/// [`assemble`] for one run, its random part drawn afresh.
+fn assemble_one(connectome: Option<&Connectome>, lane: Lane) -> Result<Parts> {
+    assemble(connectome, &[lane], &draw_random)?
+        .pop()
+        .ok_or_else(|| crate::err!("network: nothing assembled"))
+}
+
+/// One run to assemble for the engine: the spec of its sweep point, its
+/// condition and seed. `point` and `condition_index` say what runs share:
+/// runs of one (point, seed) share their random blocks, runs of one
+/// condition share the E–E block unless a null model draws from the seed.
+#[derive(Clone, Copy)]
+pub(crate) struct Lane<'a> {
+    /// The spec of the run's sweep point.
+    pub spec: &'a Spec,
+    /// Which sweep point (runs of one point and seed share random blocks).
+    pub point: usize,
+    /// The condition.
+    pub condition: &'a Condition,
+    /// Which condition (runs of one condition may share the E–E block).
+    pub condition_index: usize,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// How the random part of a run is drawn: `(spec, n, n_exc, seed)`.
+pub(crate) type DrawRandom<'a> = dyn Fn(&Spec, usize, usize, u64) -> Result<RandomParts> + 'a;
+
+/// Draw the random part afresh (nothing shared between calls).
+pub(crate) fn draw_random(spec: &Spec, n: usize, n_exc: usize, seed: u64) -> Result<RandomParts> {
+    network::build::random_parts(&spec.network, n, n_exc, seed)
+}
+
+/// The one path from runs to the [`Parts`] the engine simulates, used by
+/// [`simulate_run`], [`simulate_conditions`] and the runner's batches. The
+/// lanes share one connectome and one network size (those of the first
+/// lane's spec); random blocks are drawn once per (point, seed) by `random`,
+/// E–E blocks once per condition (and seed, where a null model draws from
+/// it). Sharing never changes a run's parts, only how often they are built.
+pub(crate) fn assemble(connectome: Option<&Connectome>, lanes: &[Lane], random: &DrawRandom) -> Result<Vec<Parts>> {
+    let Some(first) = lanes.first() else {
+        return Ok(vec![]);
+    };
+    let mut sizes: Option<(usize, usize)> = None;
+    let mut randoms: Vec<((usize, u64), RandomParts)> = Vec::new();
+    let mut blocks: Vec<((usize, Option<u64>), EeBlock)> = Vec::new();
+    let mut parts = Vec::with_capacity(lanes.len());
+    for lane in lanes {
+        let spec = lane.spec;
+        // The E–E block first: a null model's error comes before a size's.
+        let block = match connectome {
+            None => None,
+            Some(c) => {
+                let seeded = lane.condition.nulls.iter().any(|n| n.draws_from_seed());
+                let key = (lane.condition_index, seeded.then_some(lane.seed));
+                Some(match blocks.iter().find(|(k, _)| *k == key) {
+                    Some((_, b)) => b.clone(),
+                    None => {
+                        let k =
+                            nulls::apply_chain_keyed(&c.matrix, &lane.condition.nulls, lane.seed, spec.network.rng)?;
+                        let b = EeBlock {
+                            block: build::EeBlock::keyed(&k.m, &k.keys),
+                            reciprocal: nulls::count_reciprocal(&k.m),
+                            nnz: nulls::count_positive(&k.m),
+                        };
+                        blocks.push((key, b.clone()));
+                        b
+                    }
+                })
+            }
+        };
+        let (n, n_exc) = match sizes {
+            Some(s) => s,
+            None => *sizes.insert(build::sizes(&first.spec.network, connectome.map(|c| c.n()))?),
+        };
+        let rp = match randoms.iter().find(|(k, _)| *k == (lane.point, lane.seed)) {
+            Some((_, rp)) => rp.clone(),
+            None => {
+                let rp = random(spec, n, n_exc, lane.seed)?;
+                randoms.push(((lane.point, lane.seed), rp.clone()));
+                rp
+            }
+        };
+        parts.push(match block {
+            Some(b) => build::parts_with(&spec.network, &rp, &b.block, Some(b.reciprocal), Some(b.nnz)),
+            None => {
+                let ee = rp
+                    .ee
+                    .clone()
+                    .ok_or_else(|| crate::err!("network: a data-free network without its drawn E–E block"))?;
+                build::parts_with(&spec.network, &rp, &build::EeBlock::drawn(ee), None, None)
+            }
+        });
+    }
+    Ok(parts)
+}
+
+/// A condition's E–E block (row = post) with its statistics.
+#[derive(Clone)]
+struct EeBlock {
+    block: build::EeBlock,
+    reciprocal: u64,
+    nnz: u64,
+}
+
+/// The schedule of runs of `spec` on networks of `parts`' size.
+fn schedule_for(spec: &Spec, parts: &Parts) -> Result<Schedule> {
+    Schedule::new(
+        &spec.simulation,
+        &spec.stimulus,
+        parts.n,
+        parts.n_exc,
+        spec.network.r_inhibitory,
+    )
 }
 
 /// Build and simulate one run. With `simulation.kernel = "auto"` this is the
@@ -94,16 +220,16 @@ pub fn simulate_run(
     seed: u64,
     record: &Record,
 ) -> Result<(Network, Response)> {
-    let ee = condition_keyed(spec, connectome, condition, seed)?;
-    let parts = network::build::build_parts(&spec.network, ee.as_ref(), seed)?;
+    let lane = Lane {
+        spec,
+        point: 0,
+        condition,
+        condition_index: 0,
+        seed,
+    };
+    let parts = assemble_one(connectome, lane)?;
     let net = parts.network();
-    let schedule = Schedule::new(
-        &spec.simulation,
-        &spec.stimulus,
-        net.n,
-        net.n_exc,
-        spec.network.r_inhibitory,
-    )?;
+    let schedule = schedule_for(spec, &parts)?;
     let resp = match spec.kernel {
         KernelChoice::Auto => {
             let mut v = sim::batch::simulate_batch(&[&parts], &schedule, &spec.simulation, &spec.metric, record);
@@ -168,26 +294,106 @@ pub fn simulate_conditions(
     seed: u64,
     record: &Record,
 ) -> Result<Vec<Response>> {
+    Ok(
+        simulate_conditions_helped(spec, connectome, conditions, seed, record, &AtomicUsize::new(0))?
+            .into_iter()
+            .map(|s| s.response)
+            .collect(),
+    )
+}
+
+/// Non-zero weights of the W of `p`.
+pub(crate) fn parts_nnz(p: &Parts) -> usize {
+    p.ee.nnz() + p.exc_inh.nnz() + p.inh_rows.nnz()
+}
+
+/// One run simulated with what a [`Row`] needs of its network.
+pub(crate) struct Simulated {
+    pub n: usize,
+    pub n_exc: usize,
+    pub reciprocal: Option<u64>,
+    pub nnz_ee: Option<u64>,
+    /// Non-zero weights of W.
+    pub nnz: usize,
+    pub response: Response,
+}
+
+impl Simulated {
+    /// The row of run `index` (of `condition`, `seed`, at the point of `params`).
+    pub fn row(&self, index: usize, condition: &str, seed: u64, params: &[f64]) -> Row {
+        Row::new(
+            index,
+            condition,
+            seed,
+            params,
+            &self.response,
+            self.reciprocal,
+            self.nnz_ee,
+            self.n,
+            self.n_exc,
+            self.nnz,
+        )
+    }
+}
+
+/// [`simulate_conditions`], each step split with an idle thread of the pool
+/// while `idle` (the threads that have run out of work) is not zero.
+pub(crate) fn simulate_conditions_helped(
+    spec: &Spec,
+    connectome: Option<&Connectome>,
+    conditions: &[&Condition],
+    seed: u64,
+    record: &Record,
+    idle: &AtomicUsize,
+) -> Result<Vec<Simulated>> {
     if spec.kernel != KernelChoice::Auto {
         return conditions
             .iter()
-            .map(|c| Ok(simulate_run(spec, connectome, c, seed, record)?.1))
+            .map(|c| {
+                let (net, response) = simulate_run(spec, connectome, c, seed, record)?;
+                Ok(Simulated {
+                    n: net.n,
+                    n_exc: net.n_exc,
+                    reciprocal: net.reciprocal,
+                    nnz_ee: net.nnz_ee,
+                    nnz: net.nnz(),
+                    response,
+                })
+            })
             .collect();
     }
-    let (n, n_exc) = network::build::sizes(&spec.network, connectome.map(|c| c.n()))?;
-    let random = network::build::random_parts(&spec.network, n, n_exc, seed)?;
-    let parts = conditions
+    let lanes: Vec<Lane> = conditions
         .iter()
-        .map(|c| {
-            let m = condition_keyed(spec, connectome, c, seed)?;
-            network::build::parts_from(&spec.network, &random, m.as_ref())
+        .enumerate()
+        .map(|(i, c)| Lane {
+            spec,
+            point: 0,
+            condition: c,
+            condition_index: i,
+            seed,
         })
-        .collect::<Result<Vec<_>>>()?;
-    let schedule = Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory)?;
-    let lanes: Vec<&network::build::Parts> = parts.iter().collect();
-    let mut responses = sim::batch::simulate_batch(&lanes, &schedule, &spec.simulation, &spec.metric, record);
+        .collect();
+    let parts = assemble(connectome, &lanes, &draw_random)?;
+    let Some(first) = parts.first() else {
+        return Ok(vec![]);
+    };
+    let schedule = schedule_for(spec, first)?;
+    let lanes: Vec<&Parts> = parts.iter().collect();
+    let mut responses =
+        sim::batch::simulate_batch_helped(&lanes, &schedule, &spec.simulation, &spec.metric, record, idle);
     add_network_metrics(spec, &lanes, &mut responses);
-    Ok(responses)
+    Ok(parts
+        .iter()
+        .zip(responses)
+        .map(|(p, response)| Simulated {
+            n: p.n,
+            n_exc: p.n_exc,
+            reciprocal: p.reciprocal,
+            nnz_ee: p.nnz_ee,
+            nnz: parts_nnz(p),
+            response,
+        })
+        .collect())
 }
 
 pub mod plan;

@@ -564,6 +564,61 @@ impl Results {
         write_atomic(&dir.join("stats.csv"), self.stats_csv().as_bytes())?;
         Ok(())
     }
+
+    /// `summary.csv` as a record batch: counts as UInt64, the condition as
+    /// text, every other column Float64 (null where the cell is empty).
+    pub fn summary_batch(&self) -> Result<arrow_array::RecordBatch> {
+        Self::csv_batch(&self.summary_csv(), &["condition"], &["n", "n_returned", "n_diverged"])
+    }
+
+    /// `stats.csv` as a record batch, typed as [`Results::summary_batch`].
+    pub fn stats_batch(&self) -> Result<arrow_array::RecordBatch> {
+        Self::csv_batch(
+            &self.stats_csv(),
+            &["condition", "reference"],
+            &["n", "n_reference", "n_not_returned", "n_reference_not_returned"],
+        )
+    }
+
+    /// A CSV table of this module as a record batch: `text` columns as
+    /// strings, `counts` as UInt64, the rest Float64 (or strings, if not all
+    /// numbers); an empty cell is null.
+    /// The cells are shortest round-trip text, so the numbers are exact.
+    fn csv_batch(table: &str, text: &[&str], counts: &[&str]) -> Result<arrow_array::RecordBatch> {
+        use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+        let bad = |e: &dyn std::fmt::Display| err!("table: {e}");
+        let mut r = csv::Reader::from_reader(table.as_bytes());
+        let head: Vec<String> = r.headers().map_err(|e| bad(&e))?.iter().map(String::from).collect();
+        let rows: Vec<csv::StringRecord> = r
+            .records()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| bad(&e))?;
+        let mut cols: Vec<(String, ArrayRef)> = Vec::new();
+        for (j, name) in head.iter().enumerate() {
+            let cells = rows.iter().map(|row| row.get(j).filter(|c| !c.is_empty()));
+            let col: ArrayRef = if text.contains(&name.as_str()) {
+                Arc::new(StringArray::from(cells.collect::<Vec<_>>()))
+            } else if counts.contains(&name.as_str()) {
+                let v = cells
+                    .map(|c| c.map(str::parse::<u64>).transpose())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| bad(&format!("{name}: {e}")))?;
+                Arc::new(UInt64Array::from(v))
+            } else {
+                // A column that is not all numbers stays text.
+                match cells
+                    .clone()
+                    .map(|c| c.map(str::parse::<f64>).transpose())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                {
+                    Ok(v) => Arc::new(Float64Array::from(v)),
+                    Err(_) => Arc::new(StringArray::from(cells.collect::<Vec<_>>())),
+                }
+            };
+            cols.push((name.clone(), col));
+        }
+        RecordBatch::try_from_iter(cols).map_err(|e| bad(&e))
+    }
 }
 
 /// CSV text of a header and rows; writing to memory cannot fail.

@@ -10,9 +10,8 @@ use rayon::prelude::*;
 use crate::data::{Connectome, DataSpec};
 use crate::experiment::plan::{Plan, RunId, Shard};
 use crate::experiment::results::{Journal, OutputDir, Row};
-use crate::experiment::{simulate_run, Spec};
+use crate::experiment::{assemble, parts_nnz, simulate_run, Lane, Spec};
 use crate::network::build::{self, Parts, RandomParts, SeedDraws};
-use crate::network::nulls;
 use crate::network::{NetworkKind, NetworkSpec, RngMode};
 use crate::sim::{batch, KernelChoice, Record, Schedule};
 use crate::{err, Result};
@@ -53,7 +52,7 @@ impl Connectomes {
 }
 
 /// Simulate one run of the plan into a row.
-pub fn run_one(plan: &Plan, connectomes: &Connectomes, run: &RunId) -> Result<Row> {
+pub(crate) fn run_one(plan: &Plan, connectomes: &Connectomes, run: &RunId) -> Result<Row> {
     let point = &plan.points[run.point];
     let spec: &Spec = &point.spec;
     let cond = &spec.conditions[run.condition];
@@ -90,7 +89,7 @@ pub const MAX_LANES: usize = 4;
 /// as single seeds again, so that the last round keeps every thread busy
 /// (a seed alone costs about half a pair). Batches never change a run's
 /// result (see [`crate::sim::batch`]), only how fast it comes.
-pub fn batches<'a>(
+pub(crate) fn batches<'a>(
     plan: &Plan,
     pending: &[&'a RunId],
     max_lanes: usize,
@@ -169,7 +168,7 @@ pub fn batches<'a>(
 /// blocks: observed networks of one connectome in notebook mode, the points
 /// differing at most in `connectivity_proba`, `g` and the balance (the same
 /// streams, the same schedule).
-pub fn points_nest(plan: &Plan, connectomes: &Connectomes) -> bool {
+pub(crate) fn points_nest(plan: &Plan, connectomes: &Connectomes) -> bool {
     let Some(first) = plan.points.first() else {
         return false;
     };
@@ -205,7 +204,7 @@ pub fn points_nest(plan: &Plan, connectomes: &Connectomes) -> bool {
 /// drawn once for all sweep points of an observed network (see
 /// [`SeedDraws`]). Kept only when several points can use them and they fit
 /// in [`Draws::MAX_BYTES`].
-pub struct Draws {
+pub(crate) struct Draws {
     enabled: bool,
     /// The largest connection probability among the plan's points.
     p_max: f64,
@@ -300,7 +299,7 @@ pub fn run_batch(plan: &Plan, connectomes: &Connectomes, runs: &[&RunId]) -> Res
 }
 
 /// As [`run_batch`], random parts taken from `draws`.
-pub fn run_batch_with(
+pub(crate) fn run_batch_with(
     plan: &Plan,
     connectomes: &Connectomes,
     runs: &[&RunId],
@@ -317,58 +316,22 @@ pub fn run_batch_with(
     }
     // Points of one batch share the connectome, the conditions and the
     // schedule (points_nest); each run's network follows its own point.
-    let connectome = connectomes.of(first.point);
-    let mut random: Vec<((usize, u64), RandomParts)> = Vec::new();
-    let mut ee_cache: Vec<((usize, Option<u64>), EeBlock)> = Vec::new();
-    let mut parts: Vec<Parts> = Vec::with_capacity(runs.len());
-    // One point, one connectome: every run of the batch has the same size.
-    let (n, n_exc) = build::sizes(&spec.network, connectome.map(|c| c.n()))?;
-    for r in runs {
-        let spec: &Spec = &plan.points[r.point].spec;
-        let cond = &spec.conditions[r.condition];
-        let rp = match random.iter().find(|(k, _)| *k == (r.point, r.seed)) {
-            Some((_, rp)) => rp.clone(),
-            None => {
-                let rp = draws.random_parts(spec, n, n_exc, r.seed)?;
-                random.push(((r.point, r.seed), rp.clone()));
-                rp
+    let lanes: Vec<Lane> = runs
+        .iter()
+        .map(|r| {
+            let spec: &Spec = &plan.points[r.point].spec;
+            Lane {
+                spec,
+                point: r.point,
+                condition: &spec.conditions[r.condition],
+                condition_index: r.condition,
+                seed: r.seed,
             }
-        };
-        let p = match connectome {
-            None => {
-                let ee = rp
-                    .ee
-                    .clone()
-                    .ok_or_else(|| crate::err!("data-free network without an E–E block"))?;
-                build::parts_with(&spec.network, &rp, &build::EeBlock::drawn(ee), None, None)
-            }
-            Some(c) => {
-                let seeded = cond.nulls.iter().any(|n| n.draws_from_seed());
-                let key = (r.condition, seeded.then_some(r.seed));
-                let block = match ee_cache.iter().find(|(k, _)| *k == key) {
-                    Some((_, b)) => b.clone(),
-                    None => {
-                        let k = nulls::apply_chain_keyed(&c.matrix, &cond.nulls, r.seed, spec.network.rng)?;
-                        let b = EeBlock {
-                            block: build::EeBlock::keyed(&k.m, &k.keys),
-                            reciprocal: nulls::count_reciprocal(&k.m),
-                            nnz: nulls::count_positive(&k.m),
-                        };
-                        ee_cache.push((key, b.clone()));
-                        b
-                    }
-                };
-                build::parts_with(
-                    &spec.network,
-                    &rp,
-                    &block.block,
-                    Some(block.reciprocal),
-                    Some(block.nnz),
-                )
-            }
-        };
-        parts.push(p);
-    }
+        })
+        .collect();
+    let parts = assemble(connectomes.of(first.point), &lanes, &|s, n, n_exc, seed| {
+        draws.random_parts(s, n, n_exc, seed)
+    })?;
     let schedule = Schedule::new(
         &spec.simulation,
         &spec.stimulus,
@@ -391,7 +354,7 @@ pub fn run_batch_with(
         .zip(&parts)
         .zip(&responses)
         .map(|((r, p), resp)| {
-            let nnz = p.ee.nnz() + p.exc_inh.nnz() + p.inh_rows.nnz();
+            let nnz = parts_nnz(p);
             Row::new(
                 r.index,
                 &spec.conditions[r.condition].name,
@@ -408,33 +371,55 @@ pub fn run_batch_with(
         .collect())
 }
 
-/// A condition's E–E block (row = post) with its statistics.
-#[derive(Clone)]
-struct EeBlock {
-    block: build::EeBlock,
-    reciprocal: u64,
-    nnz: u64,
-}
-
 /// Run every run of `shard` not yet in `done`, at most `max_lanes` runs
-/// advanced together, appending rows to the shard's
-/// journal as they finish; `progress(done, total)` is called after each.
+/// advanced together, appending rows to the shard's journal in `out` (if
+/// any) as they finish; `progress(done, total)` is called after each.
 /// Returns all rows known afterwards.
 pub fn execute(
     plan: &Plan,
     connectomes: &Connectomes,
-    out: &OutputDir,
+    out: Option<&OutputDir>,
     shard: Shard,
-    mut done: BTreeMap<usize, Row>,
+    done: BTreeMap<usize, Row>,
     max_lanes: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<BTreeMap<usize, Row>> {
+    execute_with(
+        plan,
+        connectomes,
+        out,
+        shard,
+        done,
+        &[],
+        max_lanes,
+        progress,
+        &AtomicUsize::new(0),
+    )
+}
+
+/// [`execute`], leaving out the runs `elsewhere` (simulated by the caller,
+/// who journals them) and counting in `idle` the threads that ran out of
+/// batches, so that other work on the pool (the figures' trace runs) can
+/// take their help.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn execute_with(
+    plan: &Plan,
+    connectomes: &Connectomes,
+    out: Option<&OutputDir>,
+    shard: Shard,
+    mut done: BTreeMap<usize, Row>,
+    elsewhere: &[usize],
+    max_lanes: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    idle: &AtomicUsize,
+) -> Result<BTreeMap<usize, Row>> {
     let mine: Vec<&RunId> = plan.runs.iter().filter(|r| shard.owns(r.index)).collect();
     let total = mine.len();
-    let pending: Vec<&RunId> = mine.iter().copied().filter(|r| !done.contains_key(&r.index)).collect();
-    let already = total - pending.len();
+    let not_here = |r: &&RunId| done.contains_key(&r.index) || elsewhere.contains(&r.index);
+    let already = mine.iter().filter(|r| done.contains_key(&r.index)).count();
+    let pending: Vec<&RunId> = mine.iter().copied().filter(|r| !not_here(r)).collect();
     progress(already, total);
-    let journal = Mutex::new(Journal::open(&out.journal_path(shard))?);
+    let journal = Mutex::new(out.map(|o| Journal::open(&o.journal_path(shard))).transpose()?);
     let counter = Mutex::new(already);
     let threads = rayon::current_num_threads();
     let groups = batches(plan, &pending, max_lanes, points_nest(plan, connectomes), threads);
@@ -443,7 +428,6 @@ pub fn execute(
     // thread idles while batches wait (measured: EX2 about 5% faster than
     // rayon's split of the list, whose halves were unequal in work).
     let next = AtomicUsize::new(0);
-    let idle = AtomicUsize::new(0);
     let work = |_| -> Result<Vec<Vec<Row>>> {
         let mut mine = Vec::new();
         loop {
@@ -454,10 +438,12 @@ pub fn execute(
                 idle.fetch_add(1, Ordering::Relaxed);
                 return Ok(mine);
             };
-            let rows = run_batch_with(plan, connectomes, runs, &draws, &idle)?;
+            let rows = run_batch_with(plan, connectomes, runs, &draws, idle)?;
             let mut j = journal.lock().map_err(|_| err!("journal lock poisoned"))?;
-            for row in &rows {
-                j.append(row)?;
+            if let Some(j) = j.as_mut() {
+                for row in &rows {
+                    j.append(row)?;
+                }
             }
             drop(j);
             let mut c = counter.lock().map_err(|_| err!("progress lock poisoned"))?;
