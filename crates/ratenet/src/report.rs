@@ -43,6 +43,7 @@ pub struct Figure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Place {
     DeltaT,
+    Decay,
     TimeSeries,
     Connectome,
     Reciprocal,
@@ -319,6 +320,28 @@ pub fn draw_late(spec: &Spec, connectomes: &Connectomes, results: &Results, fig:
                 }),
             ));
         }
+    }
+    if results.columns.iter().any(|c| c.name == "decay_predicted") {
+        jobs.push((
+            Place::Decay,
+            "decay_predicted".into(),
+            "Decay: predicted against measured".into(),
+            "One point per run: tau / (1 − λ_max), λ_max the largest real part of W's eigenvalues (the linearised network's slowest decay), against decay_tau, the time constant of an exponential fitted to the excitatory mean from the stimulus's end to its return. Runs without either are left out.".into(),
+            Box::new(move |fig, stem| {
+                let runs: Vec<(String, f64, f64)> = results
+                    .rows
+                    .iter()
+                    .filter_map(|r| {
+                        Some((
+                            r.condition.clone(),
+                            r.get("decay_predicted").as_f64()?,
+                            r.get("decay_tau").as_f64()?,
+                        ))
+                    })
+                    .collect();
+                plot::decay_scatter(fig, stem, conditions, &runs).map_err(perr)
+            }),
+        ));
     }
     if connectomes.of(0).is_some() {
         jobs.push((

@@ -379,3 +379,48 @@ fn spectrum_metric_against_known_eigenvalues() {
     let (_, r) = experiment::simulate_run(&plain, None, &cond, 1, &Record::default()).unwrap();
     assert_eq!(r.get("lambda_max"), None);
 }
+
+/// A traced run that settles stops computing and repeats its last state:
+/// the trace is the fully simulated one, bit for bit.
+#[test]
+fn a_settled_trace_equals_the_simulated_one() {
+    // A sigmoid network settles on its fixed point after the stimulus (no
+    // certificate covers it, so the default runs on until then).
+    let spec = Spec::parse(
+        "[network]\nkind = \"random\"\nn_neurons = 100\n\
+         [simulation]\ntransfer = { kind = \"sigmoid\", gain = 0.2, threshold = 10, r_max = 50 }\n\
+         [stimulus]\nstart = 10.0\nend = 12.0\n",
+    )
+    .unwrap();
+    let c: Option<ratenet::data::Connectome> = None;
+    let cond = spec.conditions[0].clone();
+    let record = Record {
+        trace: true,
+        neurons: vec![0, 7, 420],
+    };
+    let (_, a) = experiment::simulate_run(&spec, c.as_ref(), &cond, 0, &record).unwrap();
+    let mut full = spec.clone();
+    full.simulation.stop_early = StopEarly::Never;
+    let (_, b) = experiment::simulate_run(&full, c.as_ref(), &cond, 0, &record).unwrap();
+    assert!(
+        a.steps_simulated < b.steps_simulated,
+        "the settled run stopped computing"
+    );
+    let (ta, tb) = (a.trace.unwrap(), b.trace.unwrap());
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&ta.t), bits(&tb.t));
+    assert_eq!(bits(&ta.exc_mean), bits(&tb.exc_mean));
+    assert_eq!(bits(&ta.inh_mean), bits(&tb.inh_mean));
+    assert_eq!(bits(&ta.stimulus), bits(&tb.stimulus));
+    for (x, y) in ta.rates.iter().zip(&tb.rates) {
+        assert_eq!(bits(x), bits(y));
+    }
+    assert_eq!(answer_of(&a.metrics), answer_of(&b.metrics));
+}
+
+fn answer_of(m: &[(&'static str, Value)]) -> Vec<(&'static str, Value)> {
+    m.iter()
+        .filter(|(c, _)| *c != "complete" && *c != "t_end")
+        .copied()
+        .collect()
+}

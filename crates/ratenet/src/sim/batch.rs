@@ -175,7 +175,11 @@ fn engine<T: Transfer, I: Integrator>(job: &Job, f: T, method: I) -> Vec<Respons
                 };
                 verdict = obs.certified(k, ok);
             }
-            if verdict != Verdict::Decided && k > 0 && st.sums.moved[b] == 0 && traces[lane].is_none() {
+            // A settled state: every later state is this one (see
+            // Observer::settled), so the run ends as if simulated to the
+            // last step, and a trace is the same values repeated.
+            let settled = k > 0 && st.sums.moved[b] == 0 && obs.settles(k);
+            if verdict != Verdict::Decided && settled {
                 verdict = obs.settled(k);
             }
             not_finite |= !sum.is_finite() || check != 0.0;
@@ -184,8 +188,11 @@ fn engine<T: Transfer, I: Integrator>(job: &Job, f: T, method: I) -> Vec<Respons
                     *x = r[i * w + b];
                 }
                 super::push_trace(t, k, &lane_r, n_exc, schedule);
+                if settled {
+                    super::pad_trace(t, k + 1, schedule.steps, schedule);
+                }
             }
-            if (verdict == Verdict::Decided && traces[lane].is_none()) || last {
+            if (verdict == Verdict::Decided && (traces[lane].is_none() || settled)) || last {
                 // Steps known without computing them were not counted.
                 let computed = k + 1 - quiet_until.min(k);
                 results[lane] = Some(obs.finish(job.metric, computed, traces[lane].take()));

@@ -423,6 +423,25 @@ pub fn simulate(
     }))
 }
 
+/// Repeat the last recorded step of `t` for steps `from..steps` (a settled
+/// state: every later state is the last one, and the stimulus is off).
+pub(crate) fn pad_trace(t: &mut Trace, from: usize, steps: usize, schedule: &Schedule) {
+    let (e, i) = (
+        *t.exc_mean.last().unwrap_or(&f64::NAN),
+        *t.inh_mean.last().unwrap_or(&f64::NAN),
+    );
+    for k in from..steps {
+        t.t.push(k as f64 * schedule.dt);
+        t.exc_mean.push(e);
+        t.inh_mean.push(i);
+        t.stimulus.push(schedule.input(k));
+        for slot in &mut t.rates {
+            let v = *slot.last().unwrap_or(&f64::NAN);
+            slot.push(v);
+        }
+    }
+}
+
 pub(crate) fn push_trace(t: &mut Trace, k: usize, r: &[f64], n_exc: usize, schedule: &Schedule) {
     let n = r.len();
     t.t.push(k as f64 * schedule.dt);

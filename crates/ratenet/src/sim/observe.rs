@@ -593,6 +593,13 @@ impl Observer {
         }
     }
 
+    /// Whether a state at step `k` that equals the one before it, bit for
+    /// bit, settles the run (see [`Observer::settled`]): past the stimulus
+    /// by two steps, and not with `stop_early = false`.
+    pub fn settles(&self, k: usize) -> bool {
+        self.mode != StopEarly::Never && k >= self.obs.on.1 + 2 && self.steps > 0
+    }
+
     /// Tell the observer that `r_k`, just observed at step `k`, is bit for
     /// bit the state `r_{k−1}` it came from. When the stimulus was already
     /// off for that step (and stays off), every later state is this one, so
@@ -602,7 +609,7 @@ impl Observer {
         if self.frozen {
             return Verdict::Decided;
         }
-        if self.mode == StopEarly::Never || k < self.obs.on.1 + 2 || self.steps == 0 {
+        if !self.settles(k) {
             return Verdict::Running;
         }
         // Nothing observed from here on differs from step k: no return (k
