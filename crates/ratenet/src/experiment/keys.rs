@@ -17,7 +17,6 @@
 //! as [`Type::Pattern`] rows, documented but never looked up.
 
 use crate::data::{COURSE_CELLS_URL, COURSE_SYNAPSES_URL};
-use crate::network::nulls::NULL_MODEL_NAMES;
 use crate::sim::integrate::METHODS;
 use crate::sim::transfer::KINDS;
 use crate::{bail, err, Result};
@@ -247,7 +246,7 @@ pub const KEYS: &[Key] = &[
         "data.select",
         Structured,
         Toml("{ cell_type_auto = \"23P\", proofreading_strategy = { not = \"\" }, region = \"V1\" }"),
-        Range::Text("a table of rules (see [data.select])"),
+        Range::Text("a table of rules"),
         false,
         "Which cells of the cell table are kept: every rule must hold; a table in the file replaces the default as a whole.",
     ),
@@ -255,9 +254,9 @@ pub const KEYS: &[Key] = &[
         "data.select.<column>",
         Pattern,
         Unset("no rule"),
-        Range::Text("`value`, `[values]` or `{ not = value }` / `{ not = [values] }`"),
+        Range::Text("a rule"),
         false,
-        "A rule on one column of the cell table; `--set data.select.COLUMN=…` adds it to the selection in force.",
+        "A rule on one column of the cell table: `value`, `[values]`, `{ not = value }` or `{ not = [values] }`; `--set data.select.COLUMN=…` adds it to the selection in force.",
     ),
     // [network]
     key(
@@ -347,9 +346,9 @@ pub const KEYS: &[Key] = &[
         "simulation.transfer",
         Structured,
         Toml("\"relu\""),
-        Range::Computed(transfer_range),
+        Range::Text("a kind or a table"),
         false,
-        "Transfer function f: a kind's name, or an inline table with its parameters, e.g. `{ kind = \"sigmoid\", gain = 0.2, threshold = 10, r_max = 100 }`.",
+        "Transfer function f: a kind (`\"relu\"`, `\"linear\"`, `\"tanh\"`, `\"sigmoid\"`, `\"threshold_linear\"`), or an inline table with its parameters, e.g. `{ kind = \"sigmoid\", gain = 0.2, threshold = 10, r_max = 100 }`.",
     ),
     key(
         "simulation.transfer.gain",
@@ -474,24 +473,24 @@ pub const KEYS: &[Key] = &[
         "condition.nulls",
         Structured,
         Toml("[]"),
-        Range::Text(NULL_MODEL_NAMES),
+        Range::Text("list of null-model names"),
         false,
-        "Null models applied in order to the E–E matrix (observed networks only), each seeded with the run's seed.",
+        "Null models applied in order to the E–E matrix (observed networks only), each seeded with the run's seed: `\"shuffle_connections\"`, `\"shuffle_weights\"`, `\"remove_reciprocal\"`, `\"remove_reciprocal:both\"`, `\"remove_reciprocal:weaker\"`, `\"remove_reciprocal:random\"`.",
     ),
     // [sweep]
     key(
         "sweep.seeds",
         Structured,
         Toml("0"),
-        Range::Text("`\"A-B\"` (inclusive), one integer, or a list `[0, 3, 7]`; integers >= 0"),
+        Range::Text("`\"A-B\"`, integer or list"),
         false,
-        "The seeds every sweep point × condition runs with, in the order given.",
+        "The seeds every sweep point × condition runs with, in the order given: `\"0-9\"` (inclusive), `7` or `[0, 3, 7]`; integers >= 0.",
     ),
     key(
         "sweep.\"<key>\"",
         Pattern,
         Unset("not swept"),
-        Range::Text("non-empty list of numbers"),
+        Range::Text("list of numbers"),
         false,
         "Values of one sweepable key (quoted full name), e.g. `\"network.g\" = [0.001, 0.002]`; several keys make a full grid, the first slowest.",
     ),
@@ -514,11 +513,6 @@ pub const KEYS: &[Key] = &[
     ),
 ];
 
-fn transfer_range() -> String {
-    let names: Vec<String> = KINDS.iter().map(|k| format!("\"{}\"", k.name)).collect();
-    format!("{}, or {{ kind = …, parameter = … }}", names.join(", "))
-}
-
 /// The transfer kinds that have parameter `name`, with the parameter.
 fn kinds_with(name: &str) -> Vec<(&'static str, &'static crate::sim::transfer::Param)> {
     KINDS
@@ -527,8 +521,8 @@ fn kinds_with(name: &str) -> Vec<(&'static str, &'static crate::sim::transfer::P
         .collect()
 }
 
-/// Group `(kind, text)` by text, in first-seen order: `a (k1, k2); b (k3)`,
-/// or just `a` when every kind agrees.
+/// Per-kind values, compact: the most common value, then the exceptions
+/// (`1 (threshold_linear: inf)`).
 fn per_kind(items: Vec<(&'static str, String)>) -> String {
     let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
     for (kind, text) in items {
@@ -537,14 +531,19 @@ fn per_kind(items: Vec<(&'static str, String)>) -> String {
             None => groups.push((text, vec![kind])),
         }
     }
-    if groups.len() == 1 {
-        return format!("{} ({})", groups[0].0, groups[0].1.join(", "));
-    }
-    groups
+    groups.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
+    let Some((common, _)) = groups.first() else {
+        return String::new();
+    };
+    let rest: Vec<String> = groups[1..]
         .iter()
-        .map(|(t, ks)| format!("{t} ({})", ks.join(", ")))
-        .collect::<Vec<_>>()
-        .join("; ")
+        .map(|(t, ks)| format!("{}: {t}", ks.join(", ")))
+        .collect();
+    if rest.is_empty() {
+        common.clone()
+    } else {
+        format!("{common} ({})", rest.join("; "))
+    }
 }
 
 fn param_range(name: &str) -> String {
@@ -605,6 +604,21 @@ impl Key {
     /// of a structured key such as `simulation.transfer.gain`, nor a pattern).
     pub fn is_direct(&self) -> bool {
         !matches!(self.ty, Pattern) && !self.short().contains('.')
+    }
+
+    /// The doc line; for a transfer parameter, followed by the kinds that
+    /// have it.
+    pub fn doc_text(&self) -> String {
+        match self.default {
+            PerKind => {
+                let kinds: Vec<&str> = kinds_with(self.short().trim_start_matches("transfer."))
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .collect();
+                format!("{} A parameter of {}.", self.doc, kinds.join(", "))
+            }
+            _ => self.doc.to_string(),
+        }
     }
 
     /// The default as written in TOML (`—` and what happens when unset).
@@ -893,7 +907,7 @@ pub fn markdown(section: &str) -> String {
         out.push_str(&format!(
             "| `{}` | {default} | {allowed} | {}{sweep} |\n",
             cell(k.short()),
-            cell(k.doc)
+            cell(&k.doc_text())
         ));
     }
     out
@@ -965,7 +979,7 @@ pub fn text_table(prefix: Option<&str>) -> String {
         .iter()
         .filter(|k| prefix.is_none_or(|p| k.name == p || k.name.starts_with(&format!("{p}."))))
         .map(|k| {
-            let mut doc = k.doc.replace('`', "");
+            let mut doc = k.doc_text().replace('`', "");
             if k.sweep {
                 doc.push_str(" [sweepable]");
             }
@@ -974,7 +988,7 @@ pub fn text_table(prefix: Option<&str>) -> String {
         .collect();
     // Columns as wide as their cells, but a few very long cells (the course
     // URLs) overflow rather than widen every line.
-    const CAP: usize = 32;
+    const CAP: usize = 36;
     let width = |c: usize| {
         rows.iter()
             .map(|r| r[c].chars().count())
@@ -1049,14 +1063,19 @@ mod tests {
             .collect();
         here.sort();
         assert_eq!(here, from_kinds);
-        assert_eq!(
-            find("simulation.transfer.r_max").unwrap().default_text(),
-            "1 (tanh, sigmoid); inf (threshold_linear)"
-        );
-        assert_eq!(
-            find("simulation.transfer.gain").unwrap().default_text(),
-            "1 (tanh, sigmoid, threshold_linear)"
-        );
+        let r_max = find("simulation.transfer.r_max").unwrap();
+        assert_eq!(r_max.default_text(), "1 (threshold_linear: inf)");
+        assert_eq!(r_max.allowed(), "> 0 (threshold_linear: > 0 or inf)");
+        assert_eq!(find("simulation.transfer.gain").unwrap().default_text(), "1");
+        // Names the docs spell out, held to the parsers' lists.
+        let transfer = find("simulation.transfer").unwrap().doc;
+        for k in KINDS {
+            assert!(transfer.contains(&format!("\"{}\"", k.name)), "{}", k.name);
+        }
+        let nulls = find("condition.nulls").unwrap().doc;
+        for n in crate::network::nulls::NULL_MODEL_NAMES.split(", ") {
+            assert!(nulls.contains(n), "{n}");
+        }
     }
 
     #[test]

@@ -631,4 +631,173 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn defaults_come_from_the_key_table_and_match_the_default_impls() {
+        let spec = Spec::parse("").unwrap();
+        assert_eq!(spec.data, DataSpec::default());
+        assert_eq!(spec.network, NetworkSpec::default());
+        assert_eq!(spec.simulation, SimSpec::default());
+        assert_eq!(spec.stimulus, StimulusSpec::default());
+        assert_eq!(spec.metric, MetricSpec::notebook());
+        assert_eq!(spec.kernel, KernelChoice::Auto);
+        assert_eq!(spec.sweep.seeds, [0]);
+        assert_eq!(spec.output.dir, "results");
+        assert!(spec.output.figures);
+        let nb = Spec::parse("compat = \"notebook\"").unwrap();
+        assert_eq!(nb.stimulus.target, Target::Notebook);
+        let own = Spec::parse("compat = \"notebook\"\n[stimulus]\ntarget = \"excitatory\"").unwrap();
+        assert_eq!(own.stimulus.target, Target::Excitatory);
+    }
+
+    fn error(text: &str) -> String {
+        Spec::parse(text).unwrap_err().message().to_string()
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_nearest() {
+        assert_eq!(
+            error("[network]\ngg = 1"),
+            "[network]: unknown key 'gg' (did you mean 'g'?)"
+        );
+        assert_eq!(
+            error("[simulation]\ng = 1"),
+            "[simulation]: unknown key 'g' (did you mean 'network.g'?)"
+        );
+        assert_eq!(
+            error("[netwrok]\ng = 1"),
+            "unknown key 'netwrok' (did you mean '[network]'?)"
+        );
+        assert_eq!(
+            error("[[conditon]]\nname = \"a\""),
+            "unknown key 'conditon' (did you mean '[[condition]]'?)"
+        );
+        assert_eq!(
+            error("[[condition]]\nname = \"a\"\nnuls = []"),
+            "condition #1: unknown key 'nuls' (did you mean 'nulls'?)"
+        );
+        assert_eq!(
+            error("[network]\nkind = \"randm\""),
+            "network.kind = \"randm\": expected \"observed\", \"random\", \"feedforward\" (did you mean \"random\"?)"
+        );
+        assert_eq!(
+            error("[sweep]\n\"network.gg\" = [1]"),
+            "sweep: 'network.gg' is not a numeric key that can be swept (did you mean 'network.g'?)"
+        );
+        assert!(error("[sweep]\n\"network.kind\" = [1]").contains("cannot be swept"));
+        assert!(error("[sweep]\nnetwork.g = [1]").contains("\"network.g\" = [...]"));
+        // Through --set, as the CLI applies it.
+        let mut t = toml::Table::new();
+        set_key(&mut t, "network.gg", parse_set_value("1")).unwrap();
+        assert_eq!(
+            Spec::from_table(t).unwrap_err().message(),
+            "[network]: unknown key 'gg' (did you mean 'g'?)"
+        );
+    }
+
+    #[test]
+    fn every_range_is_one_line_naming_key_value_and_range() {
+        for (text, want) in [
+            (
+                "[network]\nr_inhibitory = 1.2",
+                "network.r_inhibitory = 1.2: expected a number in [0, 1)",
+            ),
+            (
+                "[network]\nr_inhibitory = -0.1",
+                "network.r_inhibitory = -0.1: expected a number in [0, 1)",
+            ),
+            (
+                "[network]\nconnectivity_proba = 1.5",
+                "network.connectivity_proba = 1.5: expected a number in [0, 1]",
+            ),
+            (
+                "[network]\nconnectivity_proba_ee = -1",
+                "network.connectivity_proba_ee = -1: expected a number in [0, 1]",
+            ),
+            (
+                "[network]\ng = -0.001",
+                "network.g = -0.001: expected a finite number >= 0",
+            ),
+            (
+                "[network]\nn_neurons = 1",
+                "network.n_neurons = 1: expected an integer >= 2",
+            ),
+            (
+                "[simulation]\ndt = 0",
+                "simulation.dt = 0: expected a finite number > 0",
+            ),
+            (
+                "[simulation]\ntau = -1",
+                "simulation.tau = -1: expected a finite number > 0",
+            ),
+            (
+                "[simulation]\nt_max = 0.001",
+                "simulation.t_max = 0.001: expected a finite number >= simulation.dt (0.01)",
+            ),
+            (
+                "[metric]\nthreshold_ratio = 0",
+                "metric.threshold_ratio = 0: expected a finite number > 0",
+            ),
+            (
+                "[metric]\nthreshold_ratio = nan",
+                "metric.threshold_ratio = NaN: expected a finite number > 0",
+            ),
+            (
+                "[metric]\ndivergence_threshold = 0",
+                "metric.divergence_threshold = 0: expected a number > 0 or inf",
+            ),
+            ("[data]\nscale = 0", "data.scale = 0: expected a finite number > 0"),
+            (
+                "[stimulus]\nstrength = 0",
+                "stimulus.strength = 0: expected a finite number > 0",
+            ),
+            (
+                "[stimulus]\nstart = 20",
+                "stimulus.end = 15: expected a finite number >= stimulus.start (20)",
+            ),
+        ] {
+            assert_eq!(error(text), want, "{text}");
+        }
+        assert!(Spec::parse("[metric]\ndivergence_threshold = inf").is_ok());
+        assert!(Spec::parse("[simulation]\nt_max = 0.01").is_ok());
+        // Types: the key named, as before.
+        assert!(error("[network]\ng = \"x\"").starts_with("network.g: expected a number"));
+        assert!(error("[network]\nbalance = 1").starts_with("network.balance: expected true or false"));
+        assert!(error("[data]\nmin_synapses = 1.5").starts_with("data.min_synapses: expected a non-negative integer"));
+    }
+
+    #[test]
+    fn structured_keys() {
+        let spec = Spec::parse(
+            "[simulation]\ntransfer = { kind = \"sigmoid\", gain = 0.2, threshold = 10, r_max = 100 }\nmethod = \"rk4\"\nstop_early = \"at_return\"\n[metric]\nspectrum = true\n",
+        )
+        .unwrap();
+        assert_eq!(spec.simulation.transfer.name(), "sigmoid");
+        assert_eq!(spec.simulation.method, Method::Rk4);
+        assert_eq!(spec.simulation.stop_early, StopEarly::AtReturn);
+        assert!(spec.metric.spectrum);
+        assert!(error("[simulation]\nmethod = \"rk5\"").contains("did you mean \"rk4\""));
+        assert!(error("[simulation]\nstop_early = \"yes\"").contains("simulation.stop_early"));
+        // A transfer parameter swept over a file that names the kind.
+        let spec =
+            Spec::parse("[simulation]\ntransfer = \"tanh\"\n[sweep]\n\"simulation.transfer.gain\" = [0.05, 0.1]\n")
+                .unwrap();
+        let point = spec.with_value("simulation.transfer.gain", 0.1).unwrap();
+        assert_eq!(point.simulation.transfer.name(), "tanh");
+        assert_eq!(point.simulation.transfer.apply(1.0), 0.1f64.tanh());
+        let e = error("[simulation]\ntransfer = \"tanh\"\n[sweep]\n\"simulation.transfer.gain\" = [0.05, 0]\n");
+        assert!(
+            e.contains("sweep \"simulation.transfer.gain\" = 0") && e.contains("gain = 0"),
+            "{e}"
+        );
+        let e = error("[simulation]\ntransfer = \"tanh\"\n[sweep]\n\"simulation.transfer.threshold\" = [1]\n");
+        assert!(e.contains("simulation.transfer.threshold"), "{e}");
+        // Every sweepable key is accepted by [sweep].
+        for k in keys::sweepable() {
+            let text = format!("[sweep]\n\"{}\" = [1]\n", k.name);
+            if let Err(e) = Spec::parse(&text) {
+                assert!(!e.message().contains("swept"), "{}: {e}", k.name);
+            }
+        }
+    }
 }
