@@ -798,8 +798,8 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, x) in d[0].iter_mut().enumerate() {
+        *x = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -875,9 +875,7 @@ pub fn unknown_key(section: &str, k: &str) -> crate::Error {
         }
         None => format!("known: {}", here.join(", ")),
     };
-    if section.is_empty() {
-        err!("unknown key '{k}' ({what})")
-    } else if section == "condition" {
+    if section.is_empty() || section == "condition" {
         err!("unknown key '{k}' ({what})")
     } else {
         err!("[{section}]: unknown key '{k}' ({what})")
@@ -1083,7 +1081,8 @@ mod tests {
         use crate::data::Aggregate;
         use crate::network::{NetworkKind, RngMode};
         use crate::sim::{Method, Target};
-        let parsers: [(&str, fn(&str) -> bool); 5] = [
+        type Parses = fn(&str) -> bool;
+        let parsers: [(&str, Parses); 5] = [
             ("data.aggregate", |s| Aggregate::parse(s).is_ok()),
             ("network.kind", |s| NetworkKind::parse(s).is_ok()),
             ("network.rng", |s| RngMode::parse(s).is_ok()),

@@ -800,4 +800,30 @@ mod tests {
             }
         }
     }
+
+    /// The "At a glance" example of docs/experiment-file.md is a valid
+    /// experiment file that shows every key of the table.
+    #[test]
+    fn the_documents_example_file_shows_every_key() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/experiment-file.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let glance = &doc[doc.find("## At a glance").expect("an At a glance section")..];
+        let start = glance.find("```toml\n").unwrap() + "```toml\n".len();
+        let block = &glance[start..start + glance[start..].find("```").unwrap()];
+        let spec = Spec::parse(block).unwrap_or_else(|e| panic!("the example does not parse: {e}"));
+        let shown = |name: &str| -> bool {
+            let raw = &spec.raw;
+            match name.split_once('.') {
+                None => raw.contains_key(name),
+                Some(("condition", k)) => match raw.get("condition") {
+                    Some(toml::Value::Array(a)) => a.iter().any(|c| c.get(k).is_some()),
+                    _ => false,
+                },
+                Some((section, k)) => raw.get(section).and_then(|s| s.get(k)).is_some(),
+            }
+        };
+        for k in keys::KEYS.iter().filter(|k| k.is_direct()) {
+            assert!(shown(k.name), "docs/experiment-file.md's example lacks {}", k.name);
+        }
+    }
 }
