@@ -93,6 +93,11 @@ enum Command {
         /// The output folder.
         dir: PathBuf,
     },
+    /// List every key of the experiment file: name, default, allowed values, doc.
+    Keys {
+        /// Only the keys of this section or under this key (e.g. network, simulation.transfer).
+        prefix: Option<String>,
+    },
 }
 
 /// Run a parsed command line.
@@ -132,7 +137,29 @@ pub fn run(cli: Cli) -> Result<()> {
             },
         ),
         Command::Merge { dir } => crate::run::merge(&dir),
+        Command::Keys { prefix } => keys(prefix.as_deref()),
     }
+}
+
+fn keys(prefix: Option<&str>) -> Result<()> {
+    use ratenet::experiment::keys;
+    if let Some(p) = prefix {
+        let p = p.trim_matches(|c| c == '[' || c == ']');
+        if !keys::KEYS
+            .iter()
+            .any(|k| k.name == p || k.name.starts_with(&format!("{p}.")))
+        {
+            let names = keys::SECTIONS.iter().copied().chain(keys::KEYS.iter().map(|k| k.name));
+            let hint = keys::nearest(p, names.filter(|n| !n.is_empty()))
+                .map(|n| format!(" (did you mean '{n}'?)"))
+                .unwrap_or_default();
+            return Err(err!("keys: no key or section '{p}'{hint}"));
+        }
+        print!("{}", keys::text_table(Some(p)));
+    } else {
+        print!("{}", keys::text_table(None));
+    }
+    Ok(())
 }
 
 fn load(args: &SpecArgs) -> Result<Experiment> {

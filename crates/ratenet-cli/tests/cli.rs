@@ -538,3 +538,56 @@ fn euler_with_a_large_step_warns_and_names_the_bound() {
     let out = ratenet(&[&"simulate", &spec.path(), &"--set", &"simulation.method=\"rk4\""]);
     assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
 }
+
+// ---------------------------------------------------------------------------
+// keys
+
+/// `ratenet keys`: a header and one aligned line per key of the table, with
+/// its default as written in TOML; one section on request.
+#[test]
+fn keys_lists_every_key_with_its_default() {
+    let out = ratenet(&[&"keys"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), ratenet::experiment::keys::KEYS.len() + 1);
+    assert!(lines[0].starts_with("KEY") && lines[0].contains("DEFAULT") && lines[0].contains("DOC"));
+    let doc_col = lines[0].find("DOC").unwrap();
+    for k in ratenet::experiment::keys::KEYS {
+        let line = lines
+            .iter()
+            .find(|l| l.split_whitespace().next() == Some(k.name))
+            .unwrap_or_else(|| panic!("{} is listed", k.name));
+        assert!(line.contains(&k.default_text()), "{line}");
+        if !line.contains("https://") && !k.name.ends_with(".select") {
+            assert_eq!(line.chars().nth(doc_col - 1), Some(' '), "aligned: {line}");
+        }
+    }
+    for (key, default) in [
+        ("network.g", "0.002"),
+        ("simulation.transfer", "\"relu\""),
+        ("simulation.stop_early", "true"),
+        ("metric.spectrum", "false"),
+        ("simulation.transfer.gain", "1"),
+    ] {
+        let line = lines.iter().find(|l| l.starts_with(&format!("{key} "))).unwrap();
+        assert_eq!(line.split_whitespace().nth(1), Some(default), "{line}");
+    }
+    let out = ratenet(&[&"keys", &"network"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.lines().skip(1).all(|l| l.starts_with("network.")), "{stdout}");
+    assert_names(&fails(&[&"keys", &"netwrk"]), &["netwrk", "did you mean 'network'"]);
+}
+
+#[test]
+fn unknown_keys_and_ranges_from_the_key_table() {
+    let spec = random_spec();
+    let line = fails(&[&"simulate", &spec.path(), &"--set", &"network.gg=1"]);
+    assert_names(&line, &["[network]: unknown key 'gg' (did you mean 'g'?)"]);
+    let line = fails(&[&"simulate", &spec.path(), &"--set", &"network.r_inhibitory=1.2"]);
+    assert_names(&line, &["network.r_inhibitory = 1.2: expected a number in [0, 1)"]);
+    let line = fails(&[&"simulate", &spec.path(), &"--set", &"simulation.t_max=0.001"]);
+    assert_names(&line, &["simulation.t_max = 0.001", "simulation.dt"]);
+    let line = fails(&[&"simulate", &spec.path(), &"--set", &"metric.threshold_ratio=0"]);
+    assert_names(&line, &["metric.threshold_ratio = 0"]);
+}

@@ -677,10 +677,13 @@ fn a_settled_run_stops_with_the_result_of_the_full_run() {
     // A threshold below zero can never be crossed: the run does not return,
     // its rates decay after the stimulus until they stop changing bit for bit
     // (the decrement rounds to zero), and from then on nothing can change.
-    let text = "[network]\nkind = \"random\"\nn_neurons = 60\n[metric]\nthreshold_ratio = -1.0\n";
+    // (An experiment file refuses metric.threshold_ratio <= 0, so it is set
+    // on the parsed spec.)
+    let text = "[network]\nkind = \"random\"\nn_neurons = 60\n";
     for kernel in ["auto", "sparse", "dense"] {
         let spec = format!("{text}[simulation]\nt_max = 300.0\nkernel = \"{kernel}\"\n");
         let mut spec = Spec::parse(&spec).unwrap();
+        spec.metric.threshold_ratio = -1.0;
         let cond = spec.conditions[0].clone();
         let (_, early) = experiment::simulate_run(&spec, None, &cond, 3, &Record::default()).unwrap();
         spec.simulation.stop_early = ratenet::sim::StopEarly::Never;

@@ -1,6 +1,7 @@
 //! Experiments: a [`Spec`] → runs over sweep points × conditions × seeds →
 //! [`Results`].
 
+pub mod keys;
 pub mod spec;
 
 pub use spec::{Condition, Spec};

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use super::keys;
 use crate::data::{Aggregate, DataSpec, Selection};
 use crate::network::{NetworkKind, NetworkSpec, NullModel, RngMode};
 use crate::sim::{KernelChoice, Method, MetricSpec, SimSpec, StimulusSpec, StopEarly, Target, TransferSpec};
@@ -64,35 +65,33 @@ pub struct Spec {
     pub raw: toml::Table,
 }
 
-/// Keys that a sweep may vary (numeric keys of the model).
-pub const NUMERIC_KEYS: &[&str] = &[
-    "data.min_synapses",
-    "data.scale",
-    "network.n_neurons",
-    "network.r_inhibitory",
-    "network.g",
-    "network.connectivity_proba",
-    "network.connectivity_proba_ee",
-    "network.inh_exc_balance",
-    "simulation.t_max",
-    "simulation.dt",
-    "simulation.tau",
-    "simulation.transfer.gain",
-    "simulation.transfer.threshold",
-    "simulation.transfer.r_max",
-    "stimulus.start",
-    "stimulus.end",
-    "stimulus.strength",
-    "metric.threshold_ratio",
-    "metric.divergence_threshold",
-];
-
-/// Reads one section, remembering which keys were used so that the rest can
-/// be reported as unknown.
+/// Reads one section with the key table ([`keys::KEYS`]): defaults come
+/// from it, values are checked against its types and ranges, and a key it
+/// does not know is refused with the nearest known one suggested.
 struct Section<'a> {
     name: &'static str,
     t: Option<&'a toml::Table>,
-    used: Vec<&'static str>,
+    root: &'a toml::Table,
+}
+
+/// The value of `key` (full dotted name) in `root`, or its default.
+fn value_or_default(root: &toml::Table, key: &keys::Key) -> Option<toml::Value> {
+    let (section, k) = key.name.split_once('.')?;
+    match root.get(section) {
+        Some(toml::Value::Table(t)) => t.get(k).cloned().or_else(|| key.default_value()),
+        _ => key.default_value(),
+    }
+}
+
+/// The number at `key` (file or default) for bounds that name another key
+/// (`simulation.t_max >= simulation.dt`); `None` when it is not a number
+/// (its own check reports that).
+fn number_at(root: &toml::Table, name: &str) -> Option<f64> {
+    match value_or_default(root, keys::find(name)?)? {
+        toml::Value::Float(x) => Some(x),
+        toml::Value::Integer(i) => Some(i as f64),
+        _ => None,
+    }
 }
 
 impl<'a> Section<'a> {
@@ -102,65 +101,73 @@ impl<'a> Section<'a> {
             Some(toml::Value::Table(t)) => Some(t),
             Some(v) => bail!("[{name}]: expected a table, got {}", v.type_str()),
         };
-        Ok(Section {
-            name,
-            t,
-            used: Vec::new(),
-        })
-    }
-
-    fn get(&mut self, key: &'static str) -> Option<&'a toml::Value> {
-        self.used.push(key);
-        self.t.and_then(|t| t.get(key))
-    }
-
-    fn f64(&mut self, key: &'static str, default: f64) -> Result<f64> {
-        Ok(self.opt_f64(key)?.unwrap_or(default))
-    }
-
-    fn opt_f64(&mut self, key: &'static str) -> Result<Option<f64>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(toml::Value::Float(x)) => Ok(Some(*x)),
-            Some(toml::Value::Integer(i)) => Ok(Some(*i as f64)),
-            Some(v) => bail!("{}.{key}: expected a number, got {} {v}", self.name, v.type_str()),
-        }
-    }
-
-    fn uint(&mut self, key: &'static str, default: u64) -> Result<u64> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(toml::Value::Integer(i)) if *i >= 0 => Ok(*i as u64),
-            Some(toml::Value::Float(x)) if *x >= 0.0 && x.fract() == 0.0 && *x < 9e15 => Ok(*x as u64),
-            Some(v) => bail!("{}.{key}: expected a non-negative integer, got {v}", self.name),
-        }
-    }
-
-    fn bool(&mut self, key: &'static str, default: bool) -> Result<bool> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(toml::Value::Boolean(b)) => Ok(*b),
-            Some(v) => bail!("{}.{key}: expected true or false, got {v}", self.name),
-        }
-    }
-
-    fn string(&mut self, key: &'static str) -> Result<Option<String>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => bail!("{}.{key}: expected a string, got {v}", self.name),
-        }
-    }
-
-    fn finish(self) -> Result<()> {
-        if let Some(t) = self.t {
+        if let Some(t) = t {
             for k in t.keys() {
-                if !self.used.contains(&k.as_str()) {
-                    bail!("[{}]: unknown key '{k}' (known: {})", self.name, self.used.join(", "));
+                if keys::find(&format!("{name}.{k}")).is_none_or(|key| !key.is_direct()) {
+                    return Err(keys::unknown_key(name, k));
                 }
             }
         }
-        Ok(())
+        Ok(Section { name, t, root })
+    }
+
+    fn key(&self, key: &str) -> &'static keys::Key {
+        let name = format!("{}.{key}", self.name);
+        keys::find(&name).unwrap_or_else(|| panic!("{name} is not in the key table"))
+    }
+
+    /// The value in the file, if given.
+    fn get(&self, key: &str) -> Option<&'a toml::Value> {
+        self.t.and_then(|t| t.get(key))
+    }
+
+    /// The value in the file, else the table's default.
+    fn value(&self, key: &str) -> Option<toml::Value> {
+        self.get(key).cloned().or_else(|| self.key(key).default_value())
+    }
+
+    fn checked(&self, k: &keys::Key, x: f64) -> Result<f64> {
+        k.check(x, |other| number_at(self.root, other))?;
+        Ok(x)
+    }
+
+    fn f64(&self, key: &str) -> Result<f64> {
+        let k = self.key(key);
+        let v = self.value(key).unwrap_or_else(|| panic!("{} has no default", k.name));
+        self.checked(k, k.number(&v)?)
+    }
+
+    fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
+        let k = self.key(key);
+        self.value(key).map(|v| self.checked(k, k.number(&v)?)).transpose()
+    }
+
+    fn uint(&self, key: &str) -> Result<u64> {
+        let k = self.key(key);
+        let v = self.value(key).unwrap_or_else(|| panic!("{} has no default", k.name));
+        let x = k.integer(&v)?;
+        self.checked(k, x as f64)?;
+        Ok(x)
+    }
+
+    fn bool(&self, key: &str) -> Result<bool> {
+        let k = self.key(key);
+        let v = self.value(key).unwrap_or_else(|| panic!("{} has no default", k.name));
+        k.boolean(&v)
+    }
+
+    /// A string or a name ([`keys::Type::Name`] keys are checked against
+    /// their names); `None` when unset without a default.
+    fn string(&self, key: &str) -> Result<Option<String>> {
+        let k = self.key(key);
+        self.value(key).map(|v| k.string(&v)).transpose()
+    }
+
+    /// A string key that has a default.
+    fn string_or_default(&self, key: &str) -> Result<String> {
+        Ok(self
+            .string(key)?
+            .unwrap_or_else(|| panic!("{}.{key} has no default", self.name)))
     }
 }
 
@@ -183,8 +190,11 @@ pub fn set_key(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<
             .entry("data")
             .or_insert_with(|| toml::Value::Table(Default::default()));
         if let toml::Value::Table(d) = data {
-            d.entry("select")
-                .or_insert_with(|| toml::Value::Table(Selection::default().to_toml()));
+            d.entry("select").or_insert_with(|| {
+                keys::find("data.select")
+                    .and_then(|k| k.default_value())
+                    .expect("data.select has a default")
+            });
         }
     }
     if parts.len() == 3 && parts[0] == "simulation" && parts[1] == "transfer" {
@@ -298,7 +308,8 @@ impl Spec {
     /// The same spec with one numeric key replaced (a sweep point).
     pub fn with_value(&self, key: &str, value: f64) -> Result<Spec> {
         let mut raw = self.raw.clone();
-        let v = if value.fract() == 0.0 && value.abs() < 9e15 && integer_key(key) {
+        let integer = keys::find(key).is_some_and(|k| matches!(k.ty, keys::Type::Integer));
+        let v = if value.fract() == 0.0 && value.abs() < 9e15 && integer {
             toml::Value::Integer(value as i64)
         } else {
             toml::Value::Float(value)
@@ -307,141 +318,92 @@ impl Spec {
         Spec::from_table(raw)
     }
 
-    /// Validate and resolve a merged table.
+    /// Validate and resolve a merged table: every key is read through the
+    /// key table ([`keys::KEYS`]), which gives its default and checks its type
+    /// and range.
     pub fn from_table(raw: toml::Table) -> Result<Spec> {
         for k in raw.keys() {
-            if ![
-                "compat",
-                "data",
-                "network",
-                "simulation",
-                "stimulus",
-                "metric",
-                "condition",
-                "sweep",
-                "output",
-            ]
-            .contains(&k.as_str())
-            {
-                bail!("unknown key '{k}' (known: compat, [data], [network], [simulation], [stimulus], [metric], [[condition]], [sweep], [output])");
+            let known = if keys::SECTIONS.contains(&k.as_str()) {
+                !k.is_empty()
+            } else {
+                keys::find(k).is_some_and(|key| key.section().is_empty())
+            };
+            if !known {
+                return Err(keys::unknown_key("", k));
             }
         }
         let compat = match raw.get("compat") {
             None => None,
-            Some(toml::Value::String(s)) if s == "notebook" => Some(s.clone()),
-            Some(v) => bail!("compat: expected \"notebook\", got {v}"),
+            Some(v) => Some(keys::find("compat").expect("compat is a key").string(v)?),
         };
         let notebook = compat.is_some();
 
-        let mut d = Section::new(&raw, "data")?;
-        let dd = DataSpec::default();
+        let d = Section::new(&raw, "data")?;
         let data = DataSpec {
-            synapses: d.string("synapses")?.unwrap_or(dd.synapses),
-            cells: d.string("cells")?.unwrap_or(dd.cells),
+            synapses: d.string_or_default("synapses")?,
+            cells: d.string_or_default("cells")?,
             synapses_sha256: d.string("synapses_sha256")?,
             cells_sha256: d.string("cells_sha256")?,
-            pre_column: d.string("pre_column")?.unwrap_or(dd.pre_column),
-            post_column: d.string("post_column")?.unwrap_or(dd.post_column),
-            size_column: d.string("size_column")?.unwrap_or(dd.size_column),
-            cell_id_column: d.string("cell_id_column")?.unwrap_or(dd.cell_id_column),
-            min_synapses: d.uint("min_synapses", dd.min_synapses)?,
-            aggregate: match d.string("aggregate")? {
-                Some(s) => Aggregate::parse(&s)?,
-                None => dd.aggregate,
-            },
-            scale: d.f64("scale", dd.scale)?,
-            select: match d.get("select") {
-                None => dd.select,
-                Some(toml::Value::Table(t)) => Selection::from_toml(t, "data.select")?,
+            pre_column: d.string_or_default("pre_column")?,
+            post_column: d.string_or_default("post_column")?,
+            size_column: d.string_or_default("size_column")?,
+            cell_id_column: d.string_or_default("cell_id_column")?,
+            min_synapses: d.uint("min_synapses")?,
+            aggregate: Aggregate::parse(&d.string_or_default("aggregate")?)?,
+            scale: d.f64("scale")?,
+            select: match d.value("select") {
+                Some(toml::Value::Table(t)) => Selection::from_toml(&t, "data.select")?,
                 Some(v) => bail!("data.select: expected a table like {{ column = value }}, got {v}"),
+                None => unreachable!("data.select has a default"),
             },
         };
-        d.finish()?;
-        if !(data.scale.is_finite() && data.scale > 0.0) {
-            bail!("data.scale = {}: expected a positive number", data.scale);
-        }
 
-        let mut n = Section::new(&raw, "network")?;
-        let nd = NetworkSpec::default();
+        let n = Section::new(&raw, "network")?;
         let network = NetworkSpec {
-            kind: match n.string("kind")? {
-                Some(s) => NetworkKind::parse(&s)?,
-                None => nd.kind,
-            },
-            n_neurons: n.uint("n_neurons", nd.n_neurons as u64)? as usize,
-            r_inhibitory: n.f64("r_inhibitory", nd.r_inhibitory)?,
-            g: n.f64("g", nd.g)?,
-            connectivity_proba: n.f64("connectivity_proba", nd.connectivity_proba)?,
+            kind: NetworkKind::parse(&n.string_or_default("kind")?)?,
+            n_neurons: n.uint("n_neurons")? as usize,
+            r_inhibitory: n.f64("r_inhibitory")?,
+            g: n.f64("g")?,
+            connectivity_proba: n.f64("connectivity_proba")?,
             connectivity_proba_ee: n.opt_f64("connectivity_proba_ee")?,
-            inh_exc_balance: n.f64("inh_exc_balance", nd.inh_exc_balance)?,
-            balance: n.bool("balance", nd.balance)?,
-            rng: match n.string("rng")? {
-                Some(s) => RngMode::parse(&s)?,
-                None => RngMode::Notebook,
-            },
+            inh_exc_balance: n.f64("inh_exc_balance")?,
+            balance: n.bool("balance")?,
+            rng: RngMode::parse(&n.string_or_default("rng")?)?,
         };
-        n.finish()?;
-        network.validate()?;
 
-        let mut s = Section::new(&raw, "simulation")?;
-        let sd = SimSpec::default();
+        let s = Section::new(&raw, "simulation")?;
         let simulation = SimSpec {
-            t_max: s.f64("t_max", sd.t_max)?,
-            dt: s.f64("dt", sd.dt)?,
-            tau: s.f64("tau", sd.tau)?,
-            transfer: match s.get("transfer") {
-                Some(v) => TransferSpec::from_toml(v)?,
-                None => sd.transfer,
-            },
-            method: match s.string("method")? {
-                Some(m) => Method::parse(&m)?,
-                None => sd.method,
-            },
-            stop_early: match s.get("stop_early") {
-                Some(v) => StopEarly::from_toml(v)?,
-                None => sd.stop_early,
-            },
+            dt: s.f64("dt")?,
+            t_max: s.f64("t_max")?,
+            tau: s.f64("tau")?,
+            transfer: TransferSpec::from_toml(&s.value("transfer").expect("simulation.transfer has a default"))?,
+            method: Method::parse(&s.string_or_default("method")?)?,
+            stop_early: StopEarly::from_toml(&s.value("stop_early").expect("simulation.stop_early has a default"))?,
         };
-        let kernel = match s.string("kernel")?.as_deref() {
-            None | Some("auto") => KernelChoice::Auto,
-            Some("dense") => KernelChoice::Dense,
-            Some("sparse") => KernelChoice::Sparse,
-            Some(k) => bail!("simulation.kernel: unknown '{k}' (expected \"auto\", \"dense\" or \"sparse\")"),
+        let kernel = match s.string_or_default("kernel")?.as_str() {
+            "auto" => KernelChoice::Auto,
+            "dense" => KernelChoice::Dense,
+            "sparse" => KernelChoice::Sparse,
+            k => unreachable!("simulation.kernel = {k} passed the key table"),
         };
-        s.finish()?;
 
-        let mut st = Section::new(&raw, "stimulus")?;
-        let std_ = StimulusSpec::default();
+        let st = Section::new(&raw, "stimulus")?;
         let stimulus = StimulusSpec {
-            start: st.f64("start", std_.start)?,
-            end: st.f64("end", std_.end)?,
-            strength: st.f64("strength", std_.strength)?,
-            target: match st.string("target")? {
-                Some(x) => Target::parse(&x)?,
+            start: st.f64("start")?,
+            end: st.f64("end")?,
+            strength: st.f64("strength")?,
+            target: match st.get("target") {
                 None if notebook => Target::Notebook,
-                None => std_.target,
+                _ => Target::parse(&st.string_or_default("target")?)?,
             },
         };
-        st.finish()?;
 
-        let mut m = Section::new(&raw, "metric")?;
+        let m = Section::new(&raw, "metric")?;
         let metric = MetricSpec {
-            threshold_ratio: m.f64("threshold_ratio", 0.01)?,
+            threshold_ratio: m.f64("threshold_ratio")?,
             divergence_threshold: m.opt_f64("divergence_threshold")?,
-            spectrum: m.bool("spectrum", false)?,
+            spectrum: m.bool("spectrum")?,
         };
-        m.finish()?;
-        if !metric.threshold_ratio.is_finite() {
-            bail!(
-                "metric.threshold_ratio = {}: expected a finite number",
-                metric.threshold_ratio
-            );
-        }
-        if let Some(x) = metric.divergence_threshold {
-            if x.is_nan() || x <= 0.0 {
-                bail!("metric.divergence_threshold = {x}: expected a positive number");
-            }
-        }
 
         let conditions = parse_conditions(raw.get("condition"))?;
         if network.kind != NetworkKind::Observed {
@@ -454,46 +416,13 @@ impl Spec {
             }
         }
 
-        let mut sw = Section::new(&raw, "sweep")?;
-        let seeds = match sw.get("seeds") {
-            None => vec![0],
-            Some(v) => parse_seeds(v)?,
-        };
-        let mut params = Vec::new();
-        if let Some(t) = sw.t {
-            for (k, v) in t {
-                if k == "seeds" {
-                    continue;
-                }
-                if !NUMERIC_KEYS.contains(&k.as_str()) {
-                    bail!(
-                        "sweep: '{k}' is not a numeric key that can be swept (one of {})",
-                        NUMERIC_KEYS.join(", ")
-                    );
-                }
-                let vals = match v {
-                    toml::Value::Array(a) if !a.is_empty() => a
-                        .iter()
-                        .map(|x| match x {
-                            toml::Value::Float(f) => Ok(*f),
-                            toml::Value::Integer(i) => Ok(*i as f64),
-                            _ => Err(err!("sweep.\"{k}\": expected a list of numbers, got {v}")),
-                        })
-                        .collect::<Result<Vec<f64>>>()?,
-                    _ => bail!("sweep.\"{k}\": expected a non-empty list of numbers, got {v}"),
-                };
-                params.push((k.clone(), vals));
-            }
-        }
-        // Keys in file order (toml's preserve_order): the first swept key is the slowest.
-        let sweep = Sweep { seeds, params };
+        let sweep = parse_sweep(&raw)?;
 
-        let mut o = Section::new(&raw, "output")?;
+        let o = Section::new(&raw, "output")?;
         let output = OutputSpec {
-            dir: o.string("dir")?.unwrap_or_else(|| "results".into()),
-            figures: o.bool("figures", true)?,
+            dir: o.string_or_default("dir")?,
+            figures: o.bool("figures")?,
         };
-        o.finish()?;
 
         let spec = Spec {
             compat,
@@ -543,8 +472,59 @@ impl Spec {
     }
 }
 
-fn integer_key(key: &str) -> bool {
-    matches!(key, "data.min_synapses" | "network.n_neurons")
+/// The `[sweep]` section: seeds, and lists of values of sweepable keys.
+fn parse_sweep(raw: &toml::Table) -> Result<Sweep> {
+    let t = match raw.get("sweep") {
+        None => None,
+        Some(toml::Value::Table(t)) => Some(t),
+        Some(v) => bail!("[sweep]: expected a table, got {}", v.type_str()),
+    };
+    let seeds_key = keys::find("sweep.seeds").expect("sweep.seeds is a key");
+    let seeds = parse_seeds(
+        &t.and_then(|t| t.get("seeds"))
+            .cloned()
+            .or_else(|| seeds_key.default_value())
+            .expect("sweep.seeds has a default"),
+    )?;
+    let mut params = Vec::new();
+    // Keys in file order (toml's preserve_order): the first swept key is the slowest.
+    for (k, v) in t.into_iter().flatten() {
+        if k == "seeds" {
+            continue;
+        }
+        let sweepable = || keys::sweepable().map(|k| k.name).collect::<Vec<_>>().join(", ");
+        match keys::find(k) {
+            Some(key) if key.sweep => {}
+            Some(_) => bail!("sweep: '{k}' cannot be swept (sweepable keys: {})", sweepable()),
+            None => {
+                // `network.g = [...]` unquoted in [sweep] is the table `network = { g = [...] }`.
+                if let toml::Value::Table(inner) = v {
+                    if let Some(sub) = inner.keys().next() {
+                        if keys::find(&format!("{k}.{sub}")).is_some_and(|key| key.sweep) {
+                            bail!("sweep: quote the key's full name: \"{k}.{sub}\" = [...]");
+                        }
+                    }
+                }
+                let hint = keys::nearest(k, keys::sweepable().map(|k| k.name))
+                    .map(|n| format!("did you mean '{n}'?"))
+                    .unwrap_or_else(|| format!("sweepable keys: {}", sweepable()));
+                bail!("sweep: '{k}' is not a numeric key that can be swept ({hint})");
+            }
+        }
+        let vals = match v {
+            toml::Value::Array(a) if !a.is_empty() => a
+                .iter()
+                .map(|x| match x {
+                    toml::Value::Float(f) => Ok(*f),
+                    toml::Value::Integer(i) => Ok(*i as f64),
+                    _ => Err(err!("sweep.\"{k}\": expected a list of numbers, got {v}")),
+                })
+                .collect::<Result<Vec<f64>>>()?,
+            _ => bail!("sweep.\"{k}\": expected a non-empty list of numbers, got {v}"),
+        };
+        params.push((k.clone(), vals));
+    }
+    Ok(Sweep { seeds, params })
 }
 
 fn parse_conditions(v: Option<&toml::Value>) -> Result<Vec<Condition>> {
@@ -566,8 +546,8 @@ fn parse_conditions(v: Option<&toml::Value>) -> Result<Vec<Condition>> {
             bail!("condition #{}: expected a table with name and nulls", i + 1);
         };
         for k in t.keys() {
-            if k != "name" && k != "nulls" {
-                bail!("condition #{}: unknown key '{k}' (known: name, nulls)", i + 1);
+            if keys::find(&format!("condition.{k}")).is_none() {
+                return Err(keys::unknown_key("condition", k).context(format!("condition #{}", i + 1)));
             }
         }
         let name = match t.get("name") {
@@ -650,5 +630,200 @@ mod tests {
             e.message().contains("connectivity_proba") && e.message().contains("1.5"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn defaults_come_from_the_key_table_and_match_the_default_impls() {
+        let spec = Spec::parse("").unwrap();
+        assert_eq!(spec.data, DataSpec::default());
+        assert_eq!(spec.network, NetworkSpec::default());
+        assert_eq!(spec.simulation, SimSpec::default());
+        assert_eq!(spec.stimulus, StimulusSpec::default());
+        assert_eq!(spec.metric, MetricSpec::notebook());
+        assert_eq!(spec.kernel, KernelChoice::Auto);
+        assert_eq!(spec.sweep.seeds, [0]);
+        assert_eq!(spec.output.dir, "results");
+        assert!(spec.output.figures);
+        let nb = Spec::parse("compat = \"notebook\"").unwrap();
+        assert_eq!(nb.stimulus.target, Target::Notebook);
+        let own = Spec::parse("compat = \"notebook\"\n[stimulus]\ntarget = \"excitatory\"").unwrap();
+        assert_eq!(own.stimulus.target, Target::Excitatory);
+    }
+
+    fn error(text: &str) -> String {
+        Spec::parse(text).unwrap_err().message().to_string()
+    }
+
+    #[test]
+    fn unknown_keys_suggest_the_nearest() {
+        assert_eq!(
+            error("[network]\ngg = 1"),
+            "[network]: unknown key 'gg' (did you mean 'g'?)"
+        );
+        assert_eq!(
+            error("[simulation]\ng = 1"),
+            "[simulation]: unknown key 'g' (did you mean 'network.g'?)"
+        );
+        assert_eq!(
+            error("[netwrok]\ng = 1"),
+            "unknown key 'netwrok' (did you mean '[network]'?)"
+        );
+        assert_eq!(
+            error("[[conditon]]\nname = \"a\""),
+            "unknown key 'conditon' (did you mean '[[condition]]'?)"
+        );
+        assert_eq!(
+            error("[[condition]]\nname = \"a\"\nnuls = []"),
+            "condition #1: unknown key 'nuls' (did you mean 'nulls'?)"
+        );
+        assert_eq!(
+            error("[network]\nkind = \"randm\""),
+            "network.kind = \"randm\": expected \"observed\", \"random\", \"feedforward\" (did you mean \"random\"?)"
+        );
+        assert_eq!(
+            error("[sweep]\n\"network.gg\" = [1]"),
+            "sweep: 'network.gg' is not a numeric key that can be swept (did you mean 'network.g'?)"
+        );
+        assert!(error("[sweep]\n\"network.kind\" = [1]").contains("cannot be swept"));
+        assert!(error("[sweep]\nnetwork.g = [1]").contains("\"network.g\" = [...]"));
+        // Through --set, as the CLI applies it.
+        let mut t = toml::Table::new();
+        set_key(&mut t, "network.gg", parse_set_value("1")).unwrap();
+        assert_eq!(
+            Spec::from_table(t).unwrap_err().message(),
+            "[network]: unknown key 'gg' (did you mean 'g'?)"
+        );
+    }
+
+    #[test]
+    fn every_range_is_one_line_naming_key_value_and_range() {
+        for (text, want) in [
+            (
+                "[network]\nr_inhibitory = 1.2",
+                "network.r_inhibitory = 1.2: expected a number in [0, 1)",
+            ),
+            (
+                "[network]\nr_inhibitory = -0.1",
+                "network.r_inhibitory = -0.1: expected a number in [0, 1)",
+            ),
+            (
+                "[network]\nconnectivity_proba = 1.5",
+                "network.connectivity_proba = 1.5: expected a number in [0, 1]",
+            ),
+            (
+                "[network]\nconnectivity_proba_ee = -1",
+                "network.connectivity_proba_ee = -1: expected a number in [0, 1]",
+            ),
+            (
+                "[network]\ng = -0.001",
+                "network.g = -0.001: expected a finite number >= 0",
+            ),
+            (
+                "[network]\nn_neurons = 1",
+                "network.n_neurons = 1: expected an integer >= 2",
+            ),
+            (
+                "[simulation]\ndt = 0",
+                "simulation.dt = 0: expected a finite number > 0",
+            ),
+            (
+                "[simulation]\ntau = -1",
+                "simulation.tau = -1: expected a finite number > 0",
+            ),
+            (
+                "[simulation]\nt_max = 0.001",
+                "simulation.t_max = 0.001: expected a finite number >= simulation.dt (0.01)",
+            ),
+            (
+                "[metric]\nthreshold_ratio = 0",
+                "metric.threshold_ratio = 0: expected a finite number > 0",
+            ),
+            (
+                "[metric]\nthreshold_ratio = nan",
+                "metric.threshold_ratio = NaN: expected a finite number > 0",
+            ),
+            (
+                "[metric]\ndivergence_threshold = 0",
+                "metric.divergence_threshold = 0: expected a number > 0 or inf",
+            ),
+            ("[data]\nscale = 0", "data.scale = 0: expected a finite number > 0"),
+            (
+                "[stimulus]\nstrength = 0",
+                "stimulus.strength = 0: expected a finite number > 0",
+            ),
+            (
+                "[stimulus]\nstart = 20",
+                "stimulus.end = 15: expected a finite number >= stimulus.start (20)",
+            ),
+        ] {
+            assert_eq!(error(text), want, "{text}");
+        }
+        assert!(Spec::parse("[metric]\ndivergence_threshold = inf").is_ok());
+        assert!(Spec::parse("[simulation]\nt_max = 0.01").is_ok());
+        // Types: the key named, as before.
+        assert!(error("[network]\ng = \"x\"").starts_with("network.g: expected a number"));
+        assert!(error("[network]\nbalance = 1").starts_with("network.balance: expected true or false"));
+        assert!(error("[data]\nmin_synapses = 1.5").starts_with("data.min_synapses: expected a non-negative integer"));
+    }
+
+    #[test]
+    fn structured_keys() {
+        let spec = Spec::parse(
+            "[simulation]\ntransfer = { kind = \"sigmoid\", gain = 0.2, threshold = 10, r_max = 100 }\nmethod = \"rk4\"\nstop_early = \"at_return\"\n[metric]\nspectrum = true\n",
+        )
+        .unwrap();
+        assert_eq!(spec.simulation.transfer.name(), "sigmoid");
+        assert_eq!(spec.simulation.method, Method::Rk4);
+        assert_eq!(spec.simulation.stop_early, StopEarly::AtReturn);
+        assert!(spec.metric.spectrum);
+        assert!(error("[simulation]\nmethod = \"rk5\"").contains("did you mean \"rk4\""));
+        assert!(error("[simulation]\nstop_early = \"yes\"").contains("simulation.stop_early"));
+        // A transfer parameter swept over a file that names the kind.
+        let spec =
+            Spec::parse("[simulation]\ntransfer = \"tanh\"\n[sweep]\n\"simulation.transfer.gain\" = [0.05, 0.1]\n")
+                .unwrap();
+        let point = spec.with_value("simulation.transfer.gain", 0.1).unwrap();
+        assert_eq!(point.simulation.transfer.name(), "tanh");
+        assert_eq!(point.simulation.transfer.apply(1.0), 0.1f64.tanh());
+        let e = error("[simulation]\ntransfer = \"tanh\"\n[sweep]\n\"simulation.transfer.gain\" = [0.05, 0]\n");
+        assert!(
+            e.contains("sweep \"simulation.transfer.gain\" = 0") && e.contains("gain = 0"),
+            "{e}"
+        );
+        let e = error("[simulation]\ntransfer = \"tanh\"\n[sweep]\n\"simulation.transfer.threshold\" = [1]\n");
+        assert!(e.contains("simulation.transfer.threshold"), "{e}");
+        // Every sweepable key is accepted by [sweep].
+        for k in keys::sweepable() {
+            let text = format!("[sweep]\n\"{}\" = [1]\n", k.name);
+            if let Err(e) = Spec::parse(&text) {
+                assert!(!e.message().contains("swept"), "{}: {e}", k.name);
+            }
+        }
+    }
+
+    /// The "At a glance" example of docs/experiment-file.md is a valid
+    /// experiment file that shows every key of the table.
+    #[test]
+    fn the_documents_example_file_shows_every_key() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/experiment-file.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let glance = &doc[doc.find("## At a glance").expect("an At a glance section")..];
+        let start = glance.find("```toml\n").unwrap() + "```toml\n".len();
+        let block = &glance[start..start + glance[start..].find("```").unwrap()];
+        let spec = Spec::parse(block).unwrap_or_else(|e| panic!("the example does not parse: {e}"));
+        let shown = |name: &str| -> bool {
+            let raw = &spec.raw;
+            match name.split_once('.') {
+                None => raw.contains_key(name),
+                Some(("condition", k)) => match raw.get("condition") {
+                    Some(toml::Value::Array(a)) => a.iter().any(|c| c.get(k).is_some()),
+                    _ => false,
+                },
+                Some((section, k)) => raw.get(section).and_then(|s| s.get(k)).is_some(),
+            }
+        };
+        for k in keys::KEYS.iter().filter(|k| k.is_direct()) {
+            assert!(shown(k.name), "docs/experiment-file.md's example lacks {}", k.name);
+        }
     }
 }
