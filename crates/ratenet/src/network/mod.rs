@@ -5,7 +5,7 @@
 //! `W` is post × pre: row `i` holds the inputs of neuron `i`.
 
 pub mod build;
-pub mod mt;
+pub(crate) mod mt;
 pub mod nulls;
 pub mod rng;
 

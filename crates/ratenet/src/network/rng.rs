@@ -2,7 +2,7 @@
 //! `RandomState`, so that a seed gives the notebook's masks, weights and
 //! permutations bit for bit.
 //!
-//! Both libraries sit on MT19937 ([`super::mt`]); what differs is the
+//! Both libraries sit on MT19937 (the crate's `network::mt`); what differs is the
 //! seeding and the few lines that turn 32-bit outputs into doubles, normals
 //! and bounded integers. Those lines are copied in behaviour (not in code)
 //! from CPython's `_randommodule.c` and numpy's `legacy-distributions.c` /

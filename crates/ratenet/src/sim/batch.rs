@@ -43,7 +43,7 @@ pub fn simulate_batch(
 /// products are split in two halves of rows, one for an idle thread to take
 /// (rayon::join), so that the last batch of a run does not leave a core
 /// waiting. Rows are independent, so the bits are the same either way.
-pub fn simulate_batch_helped(
+pub(crate) fn simulate_batch_helped(
     lanes: &[&Parts],
     schedule: &Schedule,
     sim: &SimSpec,
@@ -315,4 +315,44 @@ impl State {
 /// Whether a run stops early at all (for the callers that batch).
 pub fn stops_early(sim: &SimSpec) -> bool {
     sim.stop_early != StopEarly::Never
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::Spec;
+    use crate::network::build;
+
+    /// A batch whose steps are split in two halves of rows for an idle
+    /// thread (the last batch of a `ratenet run`) gives the same bits as one
+    /// that is not.
+    #[test]
+    fn a_batch_helped_by_an_idle_thread_gives_the_same_bits() {
+        let spec = Spec::parse("[network]\nkind = \"random\"\nn_neurons = 200\n").unwrap();
+        let parts: Vec<Parts> = (0..3)
+            .map(|seed| build::build_parts(&spec.network, None, seed).unwrap())
+            .collect();
+        let lanes: Vec<&Parts> = parts.iter().collect();
+        let (n, n_exc) = (parts[0].n, parts[0].n_exc);
+        let schedule = Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory).unwrap();
+        let run = |idle: usize| {
+            let idle = AtomicUsize::new(idle);
+            simulate_batch_helped(
+                &lanes,
+                &schedule,
+                &spec.simulation,
+                &spec.metric,
+                &Record::default(),
+                &idle,
+            )
+        };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let (alone, helped) = pool.install(|| (run(0), run(1)));
+        assert!(alone.iter().all(|r| r.returned), "the runs return");
+        for (a, h) in alone.iter().zip(&helped) {
+            assert_eq!(a.metrics, h.metrics);
+            assert_eq!(a.peak_exc_mean.to_bits(), h.peak_exc_mean.to_bits());
+            assert_eq!(a.final_exc_mean.to_bits(), h.final_exc_mean.to_bits());
+        }
+    }
 }
