@@ -424,3 +424,49 @@ fn answer_of(m: &[(&'static str, Value)]) -> Vec<(&'static str, Value)> {
         .copied()
         .collect()
 }
+
+/// A sweep whose points run as nested lanes of one batch, where some lanes
+/// return and then diverge (non-finite rates): the batch leaves nesting
+/// when a lane's rates stop being finite, so every batch size and thread
+/// count gives the same tables, in every stop mode.
+#[test]
+fn nested_lanes_that_diverge_give_the_tables_of_lanes_alone() {
+    use ratenet::{Experiment, RunOptions};
+    let (syn, cells) = microns();
+    for stop in ["true", "false", "\"at_return\""] {
+        let text = format!(
+            "[data]\nsynapses = {:?}\ncells = {:?}\n[stimulus]\ntarget = \"notebook\"\n\
+             [simulation]\ntransfer = \"linear\"\nstop_early = {stop}\n[network]\ninh_exc_balance = 1.0\n\
+             [sweep]\nseeds = [1, 3]\n\"network.g\" = [0.01, 0.02]\n\"network.connectivity_proba\" = [0.1, 0.2, 0.3, 0.4]\n",
+            syn.display().to_string(),
+            cells.display().to_string()
+        );
+        let exp = Experiment::from_toml_str(&text).unwrap();
+        let table = |batch: usize, threads: usize| {
+            let r = exp
+                .run(&RunOptions {
+                    batch,
+                    threads: Some(threads),
+                    ..RunOptions::default()
+                })
+                .unwrap();
+            let non_finite = r
+                .rows()
+                .iter()
+                .filter(|r| r.diverged() && r.get("final_exc_mean") == ratenet::sim::Value::Null)
+                .count();
+            (
+                r.tables().results_csv(),
+                r.rows().iter().filter(|r| r.diverged()).count(),
+                non_finite,
+            )
+        };
+        let (alone, diverged, non_finite) = table(1, 1);
+        assert!(diverged > 0, "{stop}: some runs diverge");
+        if stop == "false" {
+            assert!(non_finite > 0, "some lanes reach non-finite rates");
+        }
+        assert_eq!(table(4, 2).0, alone, "{stop}: batches of 4 on 2 threads");
+        assert_eq!(table(2, 1).0, alone, "{stop}: batches of 2");
+    }
+}
