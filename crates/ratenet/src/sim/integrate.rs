@@ -330,11 +330,16 @@ impl Integrator for Rk4 {
             panic!("rk4 needs two work states");
         };
         let len = fr.n * w;
-        let slope = |y: f64, x: f64, i: usize, input: f64| (-x + f.f(y + stim(i, fr.n_target, input))) / tau;
+        // Entry `at` is neuron at / width: driven while at < n_target · width.
+        let driven = fr.n_target * w;
+        let slope = |y: f64, x: f64, at: usize, input: f64| {
+            let stim = if at < driven { input } else { 0.0 };
+            (-x + f.f(y + stim)) / tau
+        };
         // k1, then x = r + dt/2 · k1.
         (rhs.eval)(r, y);
         for at in 0..len {
-            let k1 = slope(y[at], r[at], at / w, i0);
+            let k1 = slope(y[at], r[at], at, i0);
             acc[at] = k1;
             x[at] = r[at] + 0.5 * dt * k1;
         }
@@ -342,15 +347,15 @@ impl Integrator for Rk4 {
         for weight in [0.5 * dt, dt] {
             (rhs.eval)(x, y);
             for at in 0..len {
-                let ks = slope(y[at], x[at], at / w, ih);
+                let ks = slope(y[at], x[at], at, ih);
                 acc[at] += 2.0 * ks;
                 x[at] = r[at] + weight * ks;
             }
         }
         // k4 and the combination.
         (rhs.eval)(x, y);
-        pass(&fr, 0..w, r, sums, |i, at, old| {
-            let k4 = slope(y[at], x[at], i, i1);
+        pass(&fr, 0..w, r, sums, |_, at, old| {
+            let k4 = slope(y[at], x[at], at, i1);
             old + dt / 6.0 * (acc[at] + k4)
         });
     }
