@@ -169,3 +169,22 @@ def test_ctrl_c_stops_and_the_same_call_resumes(tmp_path):
     res = ratenet.run(spec, out=out, threads=2)
     assert len(res) == 120 and res.fresh_runs == 120 - done
     pd.testing.assert_frame_equal(res.runs, ratenet.run(spec).runs)
+
+
+def test_progress_bar_unless_quiet(capfd):
+    ratenet.run(RANDOM)
+    assert "run" not in capfd.readouterr().err
+    ratenet.run(RANDOM, quiet=False)
+    err = capfd.readouterr().err
+    assert "6/6" in err, err
+
+
+def test_a_missing_pandas_or_pyarrow_is_named(monkeypatch):
+    res = ratenet.run(RANDOM)
+    monkeypatch.setitem(__import__("sys").modules, "pandas", None)
+    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
+    with pytest.raises(ImportError, match="'pandas'"):
+        res.runs
+    with pytest.raises(ImportError, match="'pyarrow'"):
+        res.to_arrow()
+    assert ratenet.network(RANDOM).shape == (120, 120)

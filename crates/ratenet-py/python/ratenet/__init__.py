@@ -284,12 +284,15 @@ class _Bar:
             except ImportError:
                 pass
         if self._tqdm is not None:
-            self._tqdm.total = total
-            self._tqdm.n = done
-            self._tqdm.refresh()
+            if self._tqdm.total != total:
+                self._tqdm.total = total
+                self._tqdm.refresh()
+            if done > self._tqdm.n:
+                self._tqdm.update(done - self._tqdm.n)
+            self._last = done
+            return
         if done != self._last:
             self._last = done
-        if self._tqdm is None:
             sys.stderr.write(f"\rratenet: {done}/{total} runs")
             sys.stderr.flush()
 
