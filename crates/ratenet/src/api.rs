@@ -274,6 +274,7 @@ impl Experiment {
                 p.runs(d, total)
             }
         };
+        let cancelled = || opts.progress.is_some_and(|p| p.cancelled());
         // Figures that need no results are drawn while the runs are simulated.
         let early_dir = opts
             .out
@@ -301,6 +302,7 @@ impl Experiment {
                         &traced,
                         opts.batch,
                         &progress,
+                        &cancelled,
                         &idle,
                     );
                     (rows, t0.elapsed())
@@ -400,6 +402,15 @@ pub trait Progress: Sync {
 
     /// The runs are over; the tables, figures and report follow.
     fn runs_done(&self) {}
+
+    /// Whether the run should stop (e.g. the user pressed Ctrl-C): asked
+    /// before each batch of runs starts; once true, no further batch starts
+    /// and [`Experiment::run`] returns the error "interrupted". With an
+    /// output folder the finished runs stay in its journal, so the same run
+    /// resumes.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// How [`Experiment::run`] runs.
@@ -685,6 +696,45 @@ mod tests {
         let run = together.unwrap().simulate(4_294_967_296, None, false).unwrap();
         assert_eq!(run.seed, 4_294_967_296);
         assert!(e.simulate(4_294_967_296, None, false).is_err());
+    }
+
+    /// A progress that asks to stop after the first batch: the run ends with
+    /// "interrupted", its finished runs journalled; the same run resumes.
+    #[test]
+    fn a_cancelled_run_stops_and_resumes() {
+        struct StopAfter(std::sync::atomic::AtomicBool);
+        impl Progress for StopAfter {
+            fn runs(&self, done: usize, _total: usize) {
+                if done > 0 {
+                    self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            fn cancelled(&self) -> bool {
+                self.0.load(std::sync::atomic::Ordering::Relaxed)
+            }
+        }
+        let e = Experiment::from_toml_str(RANDOM)
+            .unwrap()
+            .set("sweep.seeds", "0-7")
+            .unwrap()
+            .set("output.figures", false)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let stop = StopAfter(std::sync::atomic::AtomicBool::new(false));
+        let opts = RunOptions {
+            out: Some(dir.path()),
+            threads: Some(1),
+            batch: 1,
+            progress: Some(&stop),
+            ..RunOptions::default()
+        };
+        let err = e.run(&opts).unwrap_err();
+        assert_eq!(err.message(), "interrupted");
+        let again = e.run(&RunOptions { progress: None, ..opts }).unwrap();
+        assert_eq!(again.rows().len(), 8);
+        assert!(again.stats().fresh_runs < 8, "the finished runs were kept");
+        let whole = e.run(&RunOptions::default()).unwrap();
+        assert_eq!(whole.tables().results_csv(), again.tables().results_csv());
     }
 
     #[test]

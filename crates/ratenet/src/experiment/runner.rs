@@ -393,6 +393,7 @@ pub fn execute(
         &[],
         max_lanes,
         progress,
+        &|| false,
         &AtomicUsize::new(0),
     )
 }
@@ -400,7 +401,9 @@ pub fn execute(
 /// [`execute`], leaving out the runs `elsewhere` (simulated by the caller,
 /// who journals them) and counting in `idle` the threads that ran out of
 /// batches, so that other work on the pool (the figures' trace runs) can
-/// take their help.
+/// take their help. When `cancelled()` turns true no further batch starts
+/// and the call returns an error ("interrupted"); the rows journalled so far
+/// stay, so the same run resumes.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn execute_with(
     plan: &Plan,
@@ -411,6 +414,7 @@ pub(crate) fn execute_with(
     elsewhere: &[usize],
     max_lanes: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
     idle: &AtomicUsize,
 ) -> Result<BTreeMap<usize, Row>> {
     let mine: Vec<&RunId> = plan.runs.iter().filter(|r| shard.owns(r.index)).collect();
@@ -431,6 +435,10 @@ pub(crate) fn execute_with(
     let work = |_| -> Result<Vec<Vec<Row>>> {
         let mut mine = Vec::new();
         loop {
+            if cancelled() {
+                idle.fetch_add(1, Ordering::Relaxed);
+                return Err(err!("interrupted"));
+            }
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(runs) = groups.get(i) else {
                 // No batch left: the batches still running may split their
