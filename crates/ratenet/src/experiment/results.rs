@@ -272,14 +272,27 @@ impl Journal {
     }
 }
 
-/// Write a file atomically (temporary file + rename).
+/// Write a file atomically (temporary file + rename). The temporary file's
+/// name is unique to the call (process id, time, counter), so that writers
+/// in parallel (the tasks of a job array preparing one output folder, on
+/// one or several nodes) never rename each other's file away.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.{nanos}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     fs::write(&tmp, bytes).map_err(|e| err!("{}: cannot write ({e})", tmp.display()))?;
-    fs::rename(&tmp, path).map_err(|e| err!("{}: cannot write ({e})", path.display()))
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        err!("{}: cannot write ({e})", path.display())
+    })
 }
 
 /// All rows of an experiment in run order, with what is needed to tabulate them.
@@ -653,6 +666,31 @@ mod tests {
     //! `ddof=1` variances), and `fmt_float`.
 
     use super::*;
+
+    /// The tasks of a job array start together and each prepares the one
+    /// output folder: none may fail (a shared temporary name once made one
+    /// rename another's file away: "spec.toml: cannot write").
+    #[test]
+    fn output_folder_prepared_in_parallel() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let spec = Spec::parse("[network]\nkind = \"random\"\nn_neurons = 20\n").unwrap();
+        for _ in 0..20 {
+            std::thread::scope(|s| {
+                let hs: Vec<_> = (0..8)
+                    .map(|_| s.spawn(|| OutputDir::prepare(&out, &spec, false)))
+                    .collect();
+                for h in hs {
+                    h.join().unwrap().unwrap();
+                }
+            });
+        }
+        let names: Vec<_> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    }
 
     /// A row at `network.g = g`; `delta_t = None` means not returned.
     fn row(
