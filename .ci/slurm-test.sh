@@ -3,6 +3,8 @@
 # slurmd, state in a temporary folder), send EX2 through `ratenet submit
 # --tasks 4`, wait for the merge job and compare its results.csv, summary.csv
 # and stats.csv with a local `ratenet run`'s, byte for byte.
+# The output folder has a space in its name, so that the quoting of the
+# scripts (#SBATCH lines and shell) is tried for real.
 #
 # Where Slurm cannot be installed or started (not root, no apt-get, a daemon
 # that does not come up) it prints "slurm: skipped (<reason>)" and exits 0:
@@ -48,7 +50,7 @@ trap cleanup EXIT
 
 show_logs() {
   local f
-  for f in "$tmp"/log/*.log "$tmp"/munge/munged.log "$tmp"/out/slurm/*.out; do
+  for f in "$tmp"/log/*.log "$tmp"/munge/munged.log "$tmp"/"slurm out"/slurm/*.out; do
     [ -f "$f" ] && { echo "--- $f (last 20 lines)" >&2; tail -n 20 "$f" >&2; }
   done
 }
@@ -69,7 +71,7 @@ fi
 id munge >/dev/null 2>&1 || skip "no munge user"
 
 # --- munge ----------------------------------------------------------------
-mkdir -p "$tmp/munge" "$tmp/log" "$tmp/state" "$tmp/spool" "$tmp/out"
+mkdir -p "$tmp/munge" "$tmp/log" "$tmp/state" "$tmp/spool"
 chown munge: "$tmp/munge"
 key=$tmp/munge/munge.key
 if command -v mungekey >/dev/null; then
@@ -161,7 +163,7 @@ sets=(--set "data.synapses=$data/synapses_synthetic_1300.feather"
   --set output.figures=false)
 export RATENET_CACHE=$tmp/cache
 submitted=$(cd "$tmp" && "$bin" submit "$repo/examples/ex2_sweep.toml" "${sets[@]}" \
-  --tasks 4 --cpus-per-task 1 --time 00:10:00 --out "$tmp/out" 2>&1) || fail "ratenet submit: $submitted"
+  --tasks 4 --cpus-per-task 1 --time 00:10:00 --out "$tmp/slurm out" 2>&1) || fail "ratenet submit: $submitted"
 echo "$submitted" | sed 's/^/slurm: /'
 array_job=$(echo "$submitted" | sed -n 's/^array job \([0-9]*\).*/\1/p' | head -n 1)
 merge_job=$(echo "$submitted" | sed -n 's/.*merge job \([0-9]*\).*/\1/p' | head -n 1)
@@ -192,7 +194,7 @@ while :; do
 done
 t_done=$(date +%s)
 for f in results.csv summary.csv stats.csv; do
-  [ -f "$tmp/out/$f" ] || fail "the merged folder has no $f"
-  cmp "$tmp/local/$f" "$tmp/out/$f" || fail "$f of the Slurm run differs from the local run's"
+  [ -f "$tmp/slurm out/$f" ] || fail "the merged folder has no $f"
+  cmp "$tmp/local/$f" "$tmp/slurm out/$f" || fail "$f of the Slurm run differs from the local run's"
 done
 echo "slurm: passed (EX2 through 4 array tasks + merge job in $((t_done - t_up)) s, results.csv, summary.csv, stats.csv identical to a local run; $((t_done - t_start)) s in all)"
