@@ -196,6 +196,18 @@ impl OutputDir {
     /// run killed while writing) is dropped, and the file cut back to the
     /// last whole line so that appends continue cleanly.
     pub fn read_rows(&self, plan: &Plan) -> Result<BTreeMap<usize, Row>> {
+        self.read_rows_repairing(plan, None)
+    }
+
+    /// [`OutputDir::read_rows`] for a run of `shard`: only that shard's own
+    /// journal is cut back to its last whole line. The other journals may be
+    /// growing at this very moment (the other tasks of a job array), so a
+    /// torn last line there is skipped, never cut.
+    pub fn read_rows_for(&self, plan: &Plan, shard: Shard) -> Result<BTreeMap<usize, Row>> {
+        self.read_rows_repairing(plan, Some(self.journal_path(shard)))
+    }
+
+    fn read_rows_repairing(&self, plan: &Plan, only: Option<PathBuf>) -> Result<BTreeMap<usize, Row>> {
         let mut rows = BTreeMap::new();
         let shards = self.dir.join("shards");
         let Ok(entries) = fs::read_dir(&shards) else {
@@ -229,7 +241,7 @@ impl OutputDir {
                 good += line.len();
                 rows.insert(row.index, row);
             }
-            if good < text.len() {
+            if good < text.len() && only.as_ref().is_none_or(|p| *p == path) {
                 let f = fs::OpenOptions::new()
                     .write(true)
                     .open(&path)
@@ -666,6 +678,27 @@ mod tests {
     //! `ddof=1` variances), and `fmt_float`.
 
     use super::*;
+
+    /// A task of a job array reads every journal of the folder while the
+    /// other tasks append to theirs: it cuts back a torn last line of its own
+    /// journal only (another's may be a line being written); merge cuts all.
+    #[test]
+    fn a_shard_cuts_back_only_its_own_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = Spec::parse("[network]\nkind = \"random\"\nn_neurons = 20\n").unwrap();
+        let out = OutputDir::prepare(dir.path(), &spec, false).unwrap();
+        let plan = Plan::new(&spec).unwrap();
+        let torn = "{\"index\": 0, \"se";
+        let (mine, other) = (Shard { index: 0, count: 2 }, Shard { index: 1, count: 2 });
+        for s in [mine, other] {
+            fs::write(out.journal_path(s), torn).unwrap();
+        }
+        assert!(out.read_rows_for(&plan, mine).unwrap().is_empty());
+        assert_eq!(fs::read_to_string(out.journal_path(mine)).unwrap(), "");
+        assert_eq!(fs::read_to_string(out.journal_path(other)).unwrap(), torn);
+        assert!(out.read_rows(&plan).unwrap().is_empty());
+        assert_eq!(fs::read_to_string(out.journal_path(other)).unwrap(), "");
+    }
 
     /// The tasks of a job array start together and each prepares the one
     /// output folder: none may fail (a shared temporary name once made one
