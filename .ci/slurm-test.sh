@@ -103,7 +103,8 @@ for _ in $(seq 20); do
   if port_free "$b" && port_free $((b + 1)); then base=$b; break; fi
 done
 [ -n "$base" ] || skip "no two free TCP ports"
-host=$(hostname -s)
+host=$(hostname -s 2>/dev/null || uname -n)
+host=${host%%.*}
 cpus=$(nproc)
 export SLURM_CONF=$tmp/slurm.conf
 cat >"$SLURM_CONF" <<EOF
