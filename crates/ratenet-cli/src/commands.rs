@@ -88,6 +88,37 @@ enum Command {
         #[arg(long, default_value_t = ratenet::experiment::runner::MAX_LANES as u64, value_parser = clap::value_parser!(u64).range(1..=64))]
         batch: u64,
     },
+    /// Submit an experiment to Slurm: a job array of shards, then a merge job after it.
+    ///
+    /// Writes OUT/slurm/array.sbatch (task k of N runs `ratenet run SPEC --shard slurm`)
+    /// and OUT/slurm/merge.sbatch (`ratenet merge OUT`, submitted with
+    /// --dependency=afterok:<array job id>), submits both with `sbatch --parsable` and
+    /// prints the job ids. The file is checked (keys, ranges, runs); no table is read.
+    Submit {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Tasks of the job array (default: 10); more tasks than runs are cut to the number of runs.
+        #[arg(long, value_name = "N")]
+        tasks: Option<usize>,
+        /// CPUs, and worker threads, of each task (default: 4).
+        #[arg(long, value_name = "C")]
+        cpus_per_task: Option<usize>,
+        /// Time limit of each job (sbatch --time), e.g. 00:30:00.
+        #[arg(long, value_name = "T")]
+        time: Option<String>,
+        /// Partition of both jobs.
+        #[arg(long, value_name = "P")]
+        partition: Option<String>,
+        /// One more sbatch option for both jobs, e.g. --sbatch-arg=--mem=8G (repeatable).
+        #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+        sbatch_args: Vec<String>,
+        /// Output folder (default: output.dir of the file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print both scripts and the sbatch commands; write and submit nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Merge the shards of a folder into the files one run would write.
     Merge {
         /// The output folder.
@@ -136,6 +167,27 @@ pub fn run(cli: Cli) -> Result<()> {
                 batch: batch as usize,
             },
         ),
+        Command::Submit {
+            spec,
+            tasks,
+            cpus_per_task,
+            time,
+            partition,
+            sbatch_args,
+            out,
+            dry_run,
+        } => submit(
+            &spec,
+            &ratenet::experiment::cluster::SubmitOptions {
+                tasks,
+                cpus_per_task,
+                time,
+                partition,
+                sbatch_args,
+                out,
+            },
+            dry_run,
+        ),
         Command::Merge { dir } => crate::run::merge(&dir),
         Command::Keys { prefix } => keys(prefix.as_deref()),
     }
@@ -160,6 +212,35 @@ fn keys(prefix: Option<&str>) -> Result<()> {
         print!("{}", keys::text_table(None));
     }
     Ok(())
+}
+
+fn submit(args: &SpecArgs, opts: &ratenet::experiment::cluster::SubmitOptions, dry_run: bool) -> Result<()> {
+    let exe = std::env::current_exe().map_err(|e| err!("submit: cannot find the ratenet binary ({e})"))?;
+    let wd = std::env::current_dir().map_err(|e| err!("submit: cannot read the working directory ({e})"))?;
+    let sub = ratenet::experiment::cluster::Submission::new(&args.spec, &args.sets, opts, &exe, &wd)?;
+    if let Some(asked) = sub.tasks_requested {
+        eprintln!(
+            "ratenet: note: --tasks {asked} but the experiment has {} runs: submitting {} tasks",
+            sub.runs, sub.tasks
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    let text = if dry_run {
+        sub.dry_run_text()?
+    } else {
+        let ids = sub.submit()?;
+        format!(
+            "array job {} ({} tasks, {} runs) and merge job {} (after it) submitted\nresults in {} once job {} has run; scripts and logs in {}\n",
+            ids.array_job,
+            sub.tasks,
+            sub.runs,
+            ids.merge_job,
+            sub.out.display(),
+            ids.merge_job,
+            sub.script_dir().display()
+        )
+    };
+    write!(out, "{text}").map_err(|e| err!("stdout: {e}"))
 }
 
 fn load(args: &SpecArgs) -> Result<Experiment> {

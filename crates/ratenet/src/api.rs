@@ -265,7 +265,7 @@ impl Experiment {
         let connectomes = Connectomes::load(&plan, self.store())?;
         let out = opts.out.map(|d| OutputDir::prepare(d, spec, opts.force)).transpose()?;
         let done = match &out {
-            Some(o) => o.read_rows(&plan)?,
+            Some(o) => o.read_rows_for(&plan, shard)?,
             None => BTreeMap::new(),
         };
         let done_before: HashSet<usize> = done.keys().copied().collect();

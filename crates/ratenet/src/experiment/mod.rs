@@ -397,6 +397,7 @@ pub(crate) fn simulate_conditions_helped(
         .collect())
 }
 
+pub mod cluster;
 pub mod plan;
 pub mod results;
 pub mod runner;

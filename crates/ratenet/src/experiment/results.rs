@@ -196,6 +196,18 @@ impl OutputDir {
     /// run killed while writing) is dropped, and the file cut back to the
     /// last whole line so that appends continue cleanly.
     pub fn read_rows(&self, plan: &Plan) -> Result<BTreeMap<usize, Row>> {
+        self.read_rows_repairing(plan, None)
+    }
+
+    /// [`OutputDir::read_rows`] for a run of `shard`: only that shard's own
+    /// journal is cut back to its last whole line. The other journals may be
+    /// growing at this very moment (the other tasks of a job array), so a
+    /// torn last line there is skipped, never cut.
+    pub fn read_rows_for(&self, plan: &Plan, shard: Shard) -> Result<BTreeMap<usize, Row>> {
+        self.read_rows_repairing(plan, Some(self.journal_path(shard)))
+    }
+
+    fn read_rows_repairing(&self, plan: &Plan, only: Option<PathBuf>) -> Result<BTreeMap<usize, Row>> {
         let mut rows = BTreeMap::new();
         let shards = self.dir.join("shards");
         let Ok(entries) = fs::read_dir(&shards) else {
@@ -229,7 +241,7 @@ impl OutputDir {
                 good += line.len();
                 rows.insert(row.index, row);
             }
-            if good < text.len() {
+            if good < text.len() && only.as_ref().is_none_or(|p| *p == path) {
                 let f = fs::OpenOptions::new()
                     .write(true)
                     .open(&path)
@@ -272,14 +284,27 @@ impl Journal {
     }
 }
 
-/// Write a file atomically (temporary file + rename).
+/// Write a file atomically (temporary file + rename). The temporary file's
+/// name is unique to the call (process id, time, counter), so that writers
+/// in parallel (the tasks of a job array preparing one output folder, on
+/// one or several nodes) never rename each other's file away.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.{nanos}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     fs::write(&tmp, bytes).map_err(|e| err!("{}: cannot write ({e})", tmp.display()))?;
-    fs::rename(&tmp, path).map_err(|e| err!("{}: cannot write ({e})", path.display()))
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        err!("{}: cannot write ({e})", path.display())
+    })
 }
 
 /// All rows of an experiment in run order, with what is needed to tabulate them.
@@ -653,6 +678,52 @@ mod tests {
     //! `ddof=1` variances), and `fmt_float`.
 
     use super::*;
+
+    /// A task of a job array reads every journal of the folder while the
+    /// other tasks append to theirs: it cuts back a torn last line of its own
+    /// journal only (another's may be a line being written); merge cuts all.
+    #[test]
+    fn a_shard_cuts_back_only_its_own_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = Spec::parse("[network]\nkind = \"random\"\nn_neurons = 20\n").unwrap();
+        let out = OutputDir::prepare(dir.path(), &spec, false).unwrap();
+        let plan = Plan::new(&spec).unwrap();
+        let torn = "{\"index\": 0, \"se";
+        let (mine, other) = (Shard { index: 0, count: 2 }, Shard { index: 1, count: 2 });
+        for s in [mine, other] {
+            fs::write(out.journal_path(s), torn).unwrap();
+        }
+        assert!(out.read_rows_for(&plan, mine).unwrap().is_empty());
+        assert_eq!(fs::read_to_string(out.journal_path(mine)).unwrap(), "");
+        assert_eq!(fs::read_to_string(out.journal_path(other)).unwrap(), torn);
+        assert!(out.read_rows(&plan).unwrap().is_empty());
+        assert_eq!(fs::read_to_string(out.journal_path(other)).unwrap(), "");
+    }
+
+    /// The tasks of a job array start together and each prepares the one
+    /// output folder: none may fail (a shared temporary name once made one
+    /// rename another's file away: "spec.toml: cannot write").
+    #[test]
+    fn output_folder_prepared_in_parallel() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let spec = Spec::parse("[network]\nkind = \"random\"\nn_neurons = 20\n").unwrap();
+        for _ in 0..20 {
+            std::thread::scope(|s| {
+                let hs: Vec<_> = (0..8)
+                    .map(|_| s.spawn(|| OutputDir::prepare(&out, &spec, false)))
+                    .collect();
+                for h in hs {
+                    h.join().unwrap().unwrap();
+                }
+            });
+        }
+        let names: Vec<_> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    }
 
     /// A row at `network.g = g`; `delta_t = None` means not returned.
     fn row(
