@@ -228,7 +228,16 @@ pub fn simulate_run(
         condition_index: 0,
         seed,
     };
+    if spec.kernel == KernelChoice::Dense {
+        // Before the blocks are drawn: their size does not depend on them.
+        if !spec.needs_data() {
+            sim::kernel::check_dense(spec.network.n_neurons)?;
+        }
+    }
     let parts = assemble_one(connectome, lane)?;
+    if spec.kernel == KernelChoice::Dense {
+        sim::kernel::check_dense(parts.n)?;
+    }
     let net = parts.network();
     let schedule = schedule_for(spec, &parts)?;
     let resp = match spec.kernel {
@@ -240,7 +249,9 @@ pub fn simulate_run(
         choice => {
             let kernel = Kernel::new(&net, choice);
             let mut r = sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, record);
-            r.add_network_metrics(&spec.metric, net.n, &net.dense(), spec.simulation.tau);
+            if !sim::observe::network_metrics(&spec.metric).is_empty() {
+                r.add_network_metrics(&spec.metric, net.n, &net.dense(), spec.simulation.tau);
+            }
             r
         }
     };
