@@ -263,13 +263,13 @@ impl Selection {
                 } else {
                     String::new()
                 };
-                let scope = if scope.rules.is_empty() {
-                    ""
+                let (who, there) = if scope.rules.is_empty() {
+                    ("no cell", "")
                 } else {
-                    " among the cells the other rules keep"
+                    ("none of the cells the other rules keep", " there")
                 };
                 return format!(
-                    "; no cell has {col} as the rule asks; values of '{col}'{scope}: {}{more}",
+                    "; {who} passes the rule on '{col}'; its values{there}: {}{more}",
                     shown.join(", ")
                 );
             }
