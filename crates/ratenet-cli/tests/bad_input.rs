@@ -623,4 +623,16 @@ fn dense_kernel_on_a_huge_network_is_refused_before_allocating() {
         "refused at once ({:?})",
         t0.elapsed()
     );
+    // The sparse alternative runs, with the spectrum asked for (null: too
+    // large for a dense eigen-decomposition), without an n² allocation.
+    let spec = d.spec(
+        "[network]\nkind = \"random\"\nn_neurons = 200000\nconnectivity_proba = 1e-5\nrng = \"fast\"\n\
+         [simulation]\nt_max = 1.5\n[metric]\nspectrum = true\n",
+    );
+    for kernel in ["simulation.kernel=sparse", "simulation.kernel=auto"] {
+        let out = ratenet(&d, &[&"simulate", &spec, &"--set", &kernel]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("\"lambda_max\":null"), "{stdout}");
+    }
 }

@@ -250,12 +250,23 @@ pub fn simulate_run(
             let kernel = Kernel::new(&net, choice);
             let mut r = sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, record);
             if !sim::observe::network_metrics(&spec.metric).is_empty() {
-                r.add_network_metrics(&spec.metric, net.n, &net.dense(), spec.simulation.tau);
+                r.add_network_metrics(&spec.metric, net.n, &metric_dense(&net), spec.simulation.tau);
             }
             r
         }
     };
     Ok((net, resp))
+}
+
+/// The dense W the network metrics read; empty (their values null) above
+/// the size a dense eigen-decomposition handles, so that a large network
+/// never allocates n² for them.
+fn metric_dense(net: &Network) -> Vec<f64> {
+    if net.n <= crate::analysis::spectrum::MAX_DENSE {
+        net.dense()
+    } else {
+        Vec::new()
+    }
 }
 
 /// Fill in the network metrics that `spec` asks for (the spectrum) from
@@ -288,7 +299,7 @@ pub fn add_network_metrics(spec: &Spec, parts: &[&network::build::Parts], respon
             }
             None => {
                 let net = parts[i].network();
-                responses[i].add_network_metrics(&spec.metric, net.n, &net.dense(), spec.simulation.tau);
+                responses[i].add_network_metrics(&spec.metric, net.n, &metric_dense(&net), spec.simulation.tau);
             }
         }
     }
