@@ -636,3 +636,38 @@ fn dense_kernel_on_a_huge_network_is_refused_before_allocating() {
         assert!(stdout.contains("\"lambda_max\":null"), "{stdout}");
     }
 }
+
+/// The duplicate-id warning through the library: before loading, after
+/// loading, from a run's results and its progress, and from the store.
+#[test]
+fn data_warnings_reach_the_library() {
+    struct Told(std::sync::Mutex<Vec<String>>);
+    impl ratenet::Progress for Told {
+        fn runs(&self, _: usize, _: usize) {}
+        fn warning(&self, line: &str) {
+            self.0.lock().unwrap().push(line.to_string());
+        }
+    }
+    let d = Dir::new();
+    let (syn, cells) = pinky();
+    let spec = pinky_with(&d, &syn, &cells, "");
+    for store in [None, Some(d.cache()), Some(d.cache())] {
+        let exp = ratenet::Experiment::from_path(&spec).unwrap().with_store(store);
+        assert!(exp.warnings().is_empty(), "nothing loaded yet");
+        let w = exp.data_warnings().unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("3 duplicate ids in column 'pt_root_id'"), "{w:?}");
+        assert_eq!(exp.warnings(), w);
+        assert_eq!(exp.connectome().unwrap().warnings, w);
+        let told = Told(Default::default());
+        let results = exp
+            .run(&ratenet::RunOptions {
+                threads: Some(1),
+                progress: Some(&told),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(results.warnings(), &w[..]);
+        assert_eq!(*told.0.lock().unwrap(), w);
+    }
+}

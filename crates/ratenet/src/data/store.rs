@@ -289,7 +289,19 @@ mod tests {
         };
         assert_ne!(entry_path(&dir, &other, &a, &b), Some(p1.clone()), "another key");
         fs::write(&a, "x\n1\n2\n").unwrap();
-        assert_ne!(entry_path(&dir, &spec, &a, &b), Some(p1), "file changed");
+        let p2 = entry_path(&dir, &spec, &a, &b).unwrap();
+        assert_ne!(p2, p1, "file changed");
+        // Same size, modification time set back: still another entry.
+        let mtime = fs::metadata(&a).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        fs::write(&a, "x\n1\n3\n").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&a)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_ne!(entry_path(&dir, &spec, &a, &b), Some(p2), "same-size rewrite");
         assert_eq!(entry_path(&dir, &spec, &dir.join("missing"), &b), None);
         fs::remove_dir_all(&dir).unwrap();
     }
