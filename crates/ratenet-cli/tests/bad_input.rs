@@ -201,9 +201,13 @@ fn not_a_table() {
         ("empty.csv", vec![]),
         ("ragged.csv", b"pt_root_id,cell_type\n1,e\n2\n3,e,x\n".to_vec()),
     ] {
+        let empty = bytes.is_empty();
         let p = d.write(name, bytes);
         let spec = microns_with(&d, None, Some(&p), "");
-        simulate_fails(&d, &spec, &[], &[name]);
+        let line = simulate_fails(&d, &spec, &[], &[name]);
+        if empty {
+            assert!(line.contains("is empty"), "{line}");
+        }
     }
 }
 

@@ -322,6 +322,7 @@ impl Table {
         // without a table extension is not an "unknown table format".
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => bail!("{shown}: is a directory, expected a table file ({SUPPORTED})"),
+            Ok(m) if m.len() == 0 && m.is_file() => bail!("{shown}: is empty (0 bytes), expected a table"),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{shown}: no such file"),
             Err(e) => bail!("{shown}: cannot open ({e})"),
@@ -1079,7 +1080,7 @@ mod tests {
         assert!(Table::read(&empty, None)
             .unwrap_err()
             .to_string()
-            .contains("not a valid Feather/Arrow IPC file"));
+            .contains("is empty (0 bytes)"));
 
         // A truncated real file: footer gone.
         let full = std::fs::read(data("microns_1300/synapses_synthetic_1300.feather")).unwrap();
@@ -1119,6 +1120,12 @@ mod tests {
             "{e}"
         );
         assert!(e.contains(".parquet") && e.contains(".csv"), "{e}");
+        for name in ["empty.csv", "empty.feather", "empty.parquet"] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, b"").unwrap();
+            let e = Table::read(&p, None).unwrap_err().to_string();
+            assert_eq!(e, format!("{}: is empty (0 bytes), expected a table", p.display()));
+        }
         let e = Table::read(Path::new("x/cells.xlsx"), None).unwrap_err().to_string();
         assert_eq!(e, "x/cells.xlsx: no such file");
         for d in [dir.path().to_path_buf(), dir.path().join("tables.csv")] {
