@@ -53,12 +53,19 @@ impl ratenet::Progress for Bar {
     fn runs_done(&self) {
         self.0.finish_and_clear();
     }
+
+    fn warning(&self, line: &str) {
+        self.0.suspend(|| eprintln!("ratenet: warning: {line}"));
+    }
 }
 
 /// `ratenet run`.
 pub fn run(spec_path: &Path, sets: &[String], args: RunArgs) -> Result<()> {
     let exp = Experiment::load(spec_path, sets)?;
-    warn(&exp);
+    // The data's warnings come through the bar when the run loads the tables.
+    for w in exp.warnings() {
+        eprintln!("ratenet: warning: {w}");
+    }
     let dir = args
         .out
         .clone()
@@ -109,8 +116,11 @@ pub fn merge(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Print the experiment's warnings on stderr, one line each.
+/// Print the experiment's warnings on stderr, one line each, those of its
+/// data tables included (loading them: the load is kept, an error too, for
+/// the command's own call to report).
 pub(crate) fn warn(exp: &Experiment) {
+    let _ = exp.data_warnings();
     for w in exp.warnings() {
         eprintln!("ratenet: warning: {w}");
     }

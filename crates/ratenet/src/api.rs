@@ -93,7 +93,7 @@ pub struct Experiment {
     /// The file it was read from, named in errors.
     origin: Option<PathBuf>,
     store: Option<PathBuf>,
-    connectome: OnceLock<Option<Arc<Connectome>>>,
+    connectome: OnceLock<Result<Option<Arc<Connectome>>>>,
 }
 
 impl Experiment {
@@ -183,9 +183,24 @@ impl Experiment {
     }
 
     /// What a user should know before running that is not an error (one
-    /// line each), e.g. forward Euler with `dt ≥ 2 · tau`.
+    /// line each), e.g. forward Euler with `dt ≥ 2 · tau`; once the
+    /// connectome is loaded (by [`Experiment::data_warnings`],
+    /// [`Experiment::connectome`], [`Experiment::network`] or
+    /// [`Experiment::simulate`]), also its tables' warnings.
     pub fn warnings(&self) -> Vec<String> {
-        crate::experiment::warnings(&self.spec)
+        let mut w = crate::experiment::warnings(&self.spec);
+        if let Some(Ok(Some(c))) = self.connectome.get() {
+            w.extend(c.warnings.iter().cloned());
+        }
+        w
+    }
+
+    /// The warnings of the data tables (e.g. duplicate ids in the cell
+    /// table), loading the connectome if it is not yet loaded; none for
+    /// data-free networks. [`Experiment::run`] also reports them through
+    /// [`Progress::warning`] and [`Results::warnings`].
+    pub fn data_warnings(&self) -> Result<Vec<String>> {
+        Ok(self.loaded()?.map(|c| c.warnings.clone()).unwrap_or_default())
     }
 
     /// Where built connectomes are kept between runs.
@@ -193,12 +208,16 @@ impl Experiment {
         self.store.as_deref()
     }
 
+    /// The connectome, loaded once; a failed load is kept too, so that it
+    /// is not tried again (downloads included).
     fn loaded(&self) -> Result<Option<&Connectome>> {
-        if self.connectome.get().is_none() {
-            let c = experiment::load_connectome(&self.spec, self.store())?.map(Arc::new);
-            let _ = self.connectome.set(c);
+        let c = self
+            .connectome
+            .get_or_init(|| experiment::load_connectome(&self.spec, self.store()).map(|c| c.map(Arc::new)));
+        match c {
+            Ok(c) => Ok(c.as_deref()),
+            Err(e) => Err(e.clone()),
         }
-        Ok(self.connectome.get().and_then(|c| c.as_deref()))
     }
 
     /// The E–E connectome (`matrix`, pre × post, and the neurons' root
@@ -263,6 +282,12 @@ impl Experiment {
             .map_err(|e| err!("--threads {threads}: {e}"))?;
         let plan = Plan::new(spec)?;
         let connectomes = Connectomes::load(&plan, self.store())?;
+        let warnings = connectomes.warnings();
+        if let Some(p) = opts.progress {
+            for w in &warnings {
+                p.warning(w);
+            }
+        }
         let out = opts.out.map(|d| OutputDir::prepare(d, spec, opts.force)).transpose()?;
         let done = match &out {
             Some(o) => o.read_rows_for(&plan, shard)?,
@@ -364,6 +389,7 @@ impl Experiment {
             return Ok(Results {
                 tables,
                 complete,
+                warnings,
                 stats,
                 out: opts.out.map(Path::to_path_buf),
                 shard,
@@ -381,6 +407,7 @@ impl Experiment {
         Ok(Results {
             tables,
             complete: true,
+            warnings,
             stats,
             out: opts.out.map(Path::to_path_buf),
             shard,
@@ -411,6 +438,10 @@ pub trait Progress: Sync {
     fn cancelled(&self) -> bool {
         false
     }
+
+    /// Something the user should know that is not an error (one line, e.g.
+    /// duplicate ids in the cell table), told once before the runs start.
+    fn warning(&self, _line: &str) {}
 }
 
 /// How [`Experiment::run`] runs.
@@ -464,6 +495,7 @@ pub struct RunStats {
 pub struct Results {
     tables: experiment::Results,
     complete: bool,
+    warnings: Vec<String>,
     stats: RunStats,
     out: Option<PathBuf>,
     shard: Shard,
@@ -498,6 +530,12 @@ impl Results {
     /// Whether every run of the experiment is in (false for a shard of several).
     pub fn is_complete(&self) -> bool {
         self.complete
+    }
+
+    /// The data tables' warnings (one line each; also told to
+    /// [`Progress::warning`] before the runs start).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// What the run did.

@@ -779,3 +779,38 @@ fn the_observed_block_nests_the_block_without_reciprocal_pairs() {
         assert!(reordered > 0, "some rows are not in column order");
     }
 }
+
+#[test]
+fn fast_rng_finishes_for_every_probability_from_1e_300_to_1() {
+    // `(1 - p).ln()` is 0 below about 5.6e-17: the geometric skip never
+    // advanced and the build hung. Each p must finish quickly with a
+    // plausible number of edges.
+    let n = 2_000usize;
+    let pairs = (n * (n - 1)) as f64;
+    let mut ps: Vec<f64> = (0..=300).step_by(4).map(|k| 10f64.powi(-k)).collect();
+    ps.extend([5e-324, f64::MIN_POSITIVE, 5.6e-17, 1e-17, 0.5, 0.999, 1.0 - 1e-16, 1.0]);
+    for p in ps {
+        let spec = NetworkSpec {
+            kind: NetworkKind::Random,
+            n_neurons: n,
+            connectivity_proba: p,
+            rng: RngMode::Fast,
+            ..NetworkSpec::default()
+        };
+        let t = std::time::Instant::now();
+        let net = network::build(&spec, None, 3).unwrap();
+        assert!(t.elapsed().as_secs_f64() < 5.0, "p = {p:e} took {:?}", t.elapsed());
+        let Weights::Sparse(w) = &net.w else {
+            panic!("fast mode builds sparse weights")
+        };
+        let nnz = w.nnz() as f64;
+        let mean = p * pairs;
+        // Binomial(pairs, p): within 6 sd (+ 1 for the tiny means).
+        let sd = (pairs * p * (1.0 - p)).sqrt();
+        assert!(
+            (nnz - mean).abs() <= 6.0 * sd + 1.0,
+            "p = {p:e}: {nnz} edges, expected about {mean}"
+        );
+        assert!((0..n).all(|i| w.get(i, i) == 0.0), "p = {p:e}: no autapses");
+    }
+}

@@ -106,6 +106,10 @@ pub struct Connectome {
     pub ids: Vec<i64>,
     /// Weights, pre × post.
     pub matrix: Csr,
+    /// What a user should know about the tables that is not an error (one
+    /// line each), e.g. duplicate ids in the cell table that agree on the
+    /// selection. Front ends print them ([`crate::Experiment::warnings`]).
+    pub warnings: Vec<String>,
 }
 
 impl Connectome {
@@ -155,6 +159,8 @@ impl Connectome {
         let cell_table = Table::read(cells, Some(&cell_cols))?;
         let mask = spec.select.mask(&cell_table)?;
         let cell_ids = cell_table.ids(&spec.cell_id_column)?;
+        let mut warnings = Vec::new();
+        warnings.extend(duplicate_ids(spec, &cell_table, &cell_ids, &mask)?);
         let selected: HashSet<i64> = cell_ids
             .iter()
             .zip(&mask)
@@ -163,9 +169,10 @@ impl Connectome {
             .collect();
         if selected.is_empty() {
             bail!(
-                "{}: the selection {} keeps no cell (data.select)",
+                "{}: the selection {} keeps no cell (data.select){}",
                 cells.display(),
-                spec.select.describe()
+                spec.select.describe(),
+                spec.select.why_empty(&cell_table)
             );
         }
         let syn_cols = [
@@ -177,7 +184,8 @@ impl Connectome {
         let pre = syn.ids(&spec.pre_column)?;
         let post = syn.ids(&spec.post_column)?;
         let size = syn.floats(&spec.size_column)?;
-        let c = Self::from_synapses(
+        check_sizes(synapses, &spec.size_column, &size)?;
+        let mut c = Self::from_synapses(
             &pre,
             &post,
             &size,
@@ -186,14 +194,19 @@ impl Connectome {
             spec.aggregate,
             spec.scale,
         );
-        if c.n() == 0 {
+        if c.n() < 2 {
             bail!(
-                "{}: no neuron is left after selection {} and min_synapses = {} (data.select, data.min_synapses)",
+                "{}: {} left after selection {} and min_synapses = {}; a network needs at least two (lower data.min_synapses or widen data.select)",
                 synapses.display(),
+                match c.n() {
+                    0 => "no neuron is".to_string(),
+                    _ => "only one neuron is".to_string(),
+                },
                 spec.select.describe(),
                 spec.min_synapses
             );
         }
+        c.warnings = warnings;
         Ok(c)
     }
 
@@ -253,6 +266,102 @@ impl Connectome {
         Connectome {
             ids,
             matrix: Csr::from_sorted_triplets(n, n, entries),
+            warnings: Vec::new(),
         }
     }
+}
+
+/// Synapse sizes must be positive finite numbers: a NaN, infinite, negative
+/// or zero size is refused (never used, never dropped silently), naming the
+/// column, how many of each kind, and the first row.
+fn check_sizes(path: &Path, column: &str, size: &[f64]) -> Result<()> {
+    let (mut nan, mut inf, mut neg, mut zero) = (0usize, 0usize, 0usize, 0usize);
+    let mut first = None;
+    for (row, &x) in size.iter().enumerate() {
+        let bad = if x.is_nan() {
+            nan += 1;
+            true
+        } else if x.is_infinite() {
+            inf += 1;
+            true
+        } else if x < 0.0 {
+            neg += 1;
+            true
+        } else if x == 0.0 {
+            zero += 1;
+            true
+        } else {
+            false
+        };
+        if bad && first.is_none() {
+            first = Some((row, x));
+        }
+    }
+    let Some((row, x)) = first else {
+        return Ok(());
+    };
+    let kinds: Vec<String> = [(nan, "NaN"), (inf, "infinite"), (neg, "negative"), (zero, "zero")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+    bail!(
+        "{}: column '{column}' has {} synapse sizes that are not positive finite numbers ({}; first: {x} at row {row}); fix or remove those rows, or choose another data.size_column",
+        path.display(),
+        nan + inf + neg + zero,
+        kinds.join(", ")
+    )
+}
+
+/// Ids that occur in more than one row of the cell table. Rows of one id
+/// that the selection treats differently (one kept, another not) make the
+/// selection ambiguous: an error naming the id and the columns that
+/// disagree. Otherwise the id counts once, and one warning says how many
+/// such ids there are.
+fn duplicate_ids(spec: &DataSpec, table: &Table, ids: &[i64], mask: &[bool]) -> Result<Option<String>> {
+    let mut rows: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (row, &id) in ids.iter().enumerate() {
+        rows.entry(id).or_default().push(row);
+    }
+    let mut dups: Vec<(i64, Vec<usize>)> = rows.into_iter().filter(|(_, r)| r.len() > 1).collect();
+    if dups.is_empty() {
+        return Ok(None);
+    }
+    dups.sort_unstable();
+    for (id, r) in &dups {
+        if r.iter().any(|&k| mask[k] != mask[r[0]]) {
+            let columns: Vec<String> = spec
+                .select
+                .rules
+                .iter()
+                .map(|(c, _)| c)
+                .filter(|c| {
+                    let first = select::value_text(table, c, r[0]);
+                    r.iter().any(|&k| select::value_text(table, c, k) != first)
+                })
+                .map(|c| {
+                    let vals: Vec<String> = r.iter().map(|&k| select::value_text(table, c, k)).collect();
+                    format!("'{c}' ({})", vals.join(" vs "))
+                })
+                .collect();
+            bail!(
+                "{}: id {id} of column '{}' is in {} rows (rows {}) that the selection {} treats differently: they disagree in {}; keep one row per id",
+                table.path(),
+                spec.cell_id_column,
+                r.len(),
+                r.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "),
+                spec.select.describe(),
+                columns.join(", ")
+            );
+        }
+    }
+    let extra: usize = dups.iter().map(|(_, r)| r.len() - 1).sum();
+    Ok(Some(format!(
+        "{}: {} duplicate ids in column '{}' ({} extra rows, e.g. id {}); their rows agree on the selection, so each id counts once",
+        table.path(),
+        dups.len(),
+        spec.cell_id_column,
+        extra,
+        dups[0].0
+    )))
 }

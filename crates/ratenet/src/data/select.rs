@@ -207,3 +207,73 @@ impl Selection {
         Ok(mask)
     }
 }
+
+/// Entry `row` of column `col` as text for messages (`null` for a missing
+/// value, `?` for a column that cannot be read).
+pub fn value_text(table: &Table, col: &str, row: usize) -> String {
+    if table.is_null(col, row).unwrap_or(false) {
+        return "null".into();
+    }
+    match table.column(col) {
+        Ok(Column::Str(v)) => format!("{:?}", v[row]),
+        Ok(Column::Int(v)) => v[row].to_string(),
+        Ok(Column::Float(v)) => v[row].to_string(),
+        Ok(Column::Bool(v)) => v[row].to_string(),
+        Err(_) => "?".into(),
+    }
+}
+
+impl Selection {
+    /// Why the selection keeps no cell of `table`, as a suffix for the
+    /// message: the first rule that no row passes together with the other
+    /// rules, and the values that occur in its column there (most frequent
+    /// first, at most 12).
+    pub fn why_empty(&self, table: &Table) -> String {
+        // First with the other rules in force; if no rule passes that way
+        // (two rules each keep nothing), each rule alone over the whole table.
+        for alone in [false, true] {
+            for (k, (col, rule)) in self.rules.iter().enumerate() {
+                let scope = Selection {
+                    rules: self
+                        .rules
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != k && !alone)
+                        .map(|(_, r)| r.clone())
+                        .collect(),
+                };
+                let this = Selection {
+                    rules: vec![(col.clone(), rule.clone())],
+                };
+                let (Ok(mask), Ok(hit)) = (scope.mask(table), this.mask(table)) else {
+                    continue;
+                };
+                if !mask.iter().any(|&m| m) || mask.iter().zip(&hit).any(|(&m, &h)| m && h) {
+                    continue;
+                }
+                let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+                for (row, _) in mask.iter().enumerate().filter(|(_, &m)| m) {
+                    *counts.entry(value_text(table, col, row)).or_default() += 1;
+                }
+                let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+                counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                let shown: Vec<String> = counts.iter().take(12).map(|(v, n)| format!("{v} ({n})")).collect();
+                let more = if counts.len() > 12 {
+                    format!(", … {} more", counts.len() - 12)
+                } else {
+                    String::new()
+                };
+                let (who, there) = if scope.rules.is_empty() {
+                    ("no cell", "")
+                } else {
+                    ("none of the cells the other rules keep", " there")
+                };
+                return format!(
+                    "; {who} passes the rule on '{col}'; its values{there}: {}{more}",
+                    shown.join(", ")
+                );
+            }
+        }
+        String::new()
+    }
+}

@@ -26,9 +26,9 @@ use crate::matrix::Csr;
 
 /// Version of the stored layout and of the builder's semantics. Bump it when
 /// either changes, so that old entries are no longer found.
-pub const FORMAT: &str = "ratenet connectome store 1";
+pub const FORMAT: &str = "ratenet connectome store 2";
 
-const MAGIC: &[u8; 8] = b"RNCONN01";
+const MAGIC: &[u8; 8] = b"RNCONN02";
 
 /// The entry of `spec` read from `synapses` and `cells`, in `dir`; `None`
 /// when a file cannot be examined (then nothing is stored either).
@@ -37,10 +37,7 @@ pub fn entry_path(dir: &Path, spec: &DataSpec, synapses: &Path, cells: &Path) ->
     h.update(FORMAT.as_bytes());
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     for f in [synapses, cells] {
-        let path = fs::canonicalize(f).ok()?;
-        let meta = fs::metadata(&path).ok()?;
-        let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
-        h.update(format!("\n{}\n{}\n{}", path.display(), meta.len(), mtime.as_nanos()).as_bytes());
+        h.update(format!("\n{}", file_identity(f)?).as_bytes());
     }
     // Every [data] key: Debug prints floats so that they read back exactly.
     h.update(format!("\n{spec:?}").as_bytes());
@@ -60,21 +57,49 @@ pub fn write(path: &Path, c: &Connectome) -> std::io::Result<()> {
     write_bytes(path, &encode(c))
 }
 
-/// The sha256 of `file` (64 lowercase hex digits), kept in `dir` under the
-/// file's identity — canonical path, size, modification time, as for the
-/// connectomes — so that the report's provenance does not read every input
-/// table again in every process. Without a usable `dir` it is computed.
+/// A file's identity for the store's keys: canonical path, size,
+/// modification time in nanoseconds and, on Unix, device, inode and status
+/// change time (which every write sets and no tool can set back), so that a
+/// same-size rewrite within the timestamp resolution, or a file replaced by
+/// another, is another identity. `None` when the file cannot be examined.
+pub fn file_identity(file: &Path) -> Option<String> {
+    let path = fs::canonicalize(file).ok()?;
+    let meta = fs::metadata(&path).ok()?;
+    let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+    #[allow(unused_mut)]
+    let mut id = format!("{}\n{}\n{}", path.display(), meta.len(), mtime.as_nanos());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        id.push_str(&format!(
+            "\n{} {} {}.{:09}",
+            meta.dev(),
+            meta.ino(),
+            meta.ctime(),
+            meta.ctime_nsec()
+        ));
+    }
+    Some(id)
+}
+
+/// Files below this size are hashed afresh every time: reading them costs
+/// less than the risk of a stale cached digest.
+pub const DIGEST_CACHE_MIN_BYTES: u64 = 64 << 20;
+
+/// The sha256 of `file` (64 lowercase hex digits). Files of
+/// [`DIGEST_CACHE_MIN_BYTES`] or more are kept in `dir` under the file's
+/// [identity](file_identity), so that the report's provenance does not read
+/// every large input table again in every process; smaller ones, or without
+/// a usable `dir`, are computed.
 pub fn file_digest(dir: Option<&Path>, file: &Path) -> crate::Result<String> {
-    let entry = dir.and_then(|d| {
-        let path = fs::canonicalize(file).ok()?;
-        let meta = fs::metadata(&path).ok()?;
-        let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
-        let key = format!(
-            "ratenet file digest 1\n{}\n{}\n{}",
-            path.display(),
-            meta.len(),
-            mtime.as_nanos()
-        );
+    file_digest_above(dir, file, DIGEST_CACHE_MIN_BYTES)
+}
+
+/// [`file_digest`] with the size from which digests are kept.
+fn file_digest_above(dir: Option<&Path>, file: &Path, min_kept: u64) -> crate::Result<String> {
+    let large = fs::metadata(file).is_ok_and(|m| m.len() >= min_kept);
+    let entry = dir.filter(|_| large).and_then(|d| {
+        let key = format!("ratenet file digest 2\n{}", file_identity(file)?);
         let name = super::fetch::hex(&Sha256::digest(key.as_bytes()));
         Some(d.join("digests").join(format!("{name}.sha256")))
     });
@@ -130,6 +155,11 @@ fn encode(c: &Connectome) -> Vec<u8> {
     for &v in &m.values {
         b.extend_from_slice(&v.to_bits().to_le_bytes());
     }
+    b.extend_from_slice(&(c.warnings.len() as u64).to_le_bytes());
+    for w in &c.warnings {
+        b.extend_from_slice(&(w.len() as u64).to_le_bytes());
+        b.extend_from_slice(w.as_bytes());
+    }
     let digest = Sha256::digest(&b);
     b.extend_from_slice(&digest);
     b
@@ -166,7 +196,7 @@ fn decode(bytes: &[u8]) -> Option<Connectome> {
         .checked_mul(8)?
         .checked_add(n_rows.checked_add(1)?.checked_mul(8)?)?
         .checked_add(nnz.checked_mul(12)?)?;
-    if f.0.len() != expected || n_rows != n || n_cols != n {
+    if f.0.len() < expected || n_rows != n || n_cols != n {
         return None;
     }
     let ids = (0..n)
@@ -179,6 +209,17 @@ fn decode(bytes: &[u8]) -> Option<Connectome> {
     let values = (0..nnz)
         .map(|_| f.u64().map(f64::from_bits))
         .collect::<Option<Vec<_>>>()?;
+    let n_warnings = f.usize()?;
+    let mut warnings = Vec::new();
+    for _ in 0..n_warnings {
+        let len = f.usize()?;
+        let (text, rest) = f.0.split_at_checked(len)?;
+        warnings.push(String::from_utf8(text.to_vec()).ok()?);
+        f.0 = rest;
+    }
+    if !f.0.is_empty() {
+        return None;
+    }
     // The digest guards against damage; these guard the kernels' unchecked reads anyway.
     let sane = indptr.first() == Some(&0)
         && indptr.last() == Some(&nnz)
@@ -194,6 +235,7 @@ fn decode(bytes: &[u8]) -> Option<Connectome> {
             indices,
             values,
         },
+        warnings,
     })
 }
 
@@ -205,6 +247,7 @@ mod tests {
         Connectome {
             ids: vec![3, 8, 12],
             matrix: Csr::from_sorted_triplets(3, 3, vec![(0, 1, 0.25), (1, 0, 1e-300), (2, 2, -0.0)]),
+            warnings: vec!["cells.csv: 2 duplicate ids".into(), "ü".into()],
         }
     }
 
@@ -246,7 +289,19 @@ mod tests {
         };
         assert_ne!(entry_path(&dir, &other, &a, &b), Some(p1.clone()), "another key");
         fs::write(&a, "x\n1\n2\n").unwrap();
-        assert_ne!(entry_path(&dir, &spec, &a, &b), Some(p1), "file changed");
+        let p2 = entry_path(&dir, &spec, &a, &b).unwrap();
+        assert_ne!(p2, p1, "file changed");
+        // Same size, modification time set back: still another entry.
+        let mtime = fs::metadata(&a).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        fs::write(&a, "x\n1\n3\n").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&a)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_ne!(entry_path(&dir, &spec, &a, &b), Some(p2), "same-size rewrite");
         assert_eq!(entry_path(&dir, &spec, &dir.join("missing"), &b), None);
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -257,6 +312,10 @@ mod tests {
         let (store, file) = (tmp.path().join("store"), tmp.path().join("table.feather"));
         fs::write(&file, b"first version").unwrap();
         let want = crate::data::fetch::sha256_file(&file).unwrap();
+        // Small files are hashed afresh: nothing is kept.
+        assert_eq!(file_digest(Some(&store), &file).unwrap(), want);
+        assert!(!store.join("digests").exists());
+        let file_digest = |d: Option<&Path>, f: &Path| file_digest_above(d, f, 0);
         assert_eq!(file_digest(Some(&store), &file).unwrap(), want);
         let kept: Vec<_> = fs::read_dir(store.join("digests"))
             .unwrap()
@@ -274,6 +333,28 @@ mod tests {
         let second = crate::data::fetch::sha256_file(&file).unwrap();
         assert_ne!(second, want);
         assert_eq!(file_digest(Some(&store), &file).unwrap(), second);
+        // A same-size rewrite with the modification time set back is
+        // another entry too (the status change time moved).
+        let mtime = fs::metadata(&file).unwrap().modified().unwrap();
+        // (Past the kernel's coarse clock tick, as any rewrite of a file
+        // large enough to be kept is.)
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        fs::write(&file, b"second, LONGER version").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().modified().unwrap(), mtime);
+        let third = crate::data::fetch::sha256_file(&file).unwrap();
+        assert_ne!(third, second);
+        assert_eq!(
+            file_digest(Some(&store), &file).unwrap(),
+            third,
+            "same size, same mtime"
+        );
+        assert_eq!(super::file_digest(Some(&store), &file).unwrap(), third);
         let err = file_digest(Some(&store), &tmp.path().join("missing.feather")).unwrap_err();
         assert!(err.to_string().contains("missing.feather"), "{err}");
     }

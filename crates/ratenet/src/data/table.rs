@@ -318,6 +318,15 @@ impl Table {
     /// proofread" as `""`.
     pub fn read(path: &Path, columns: Option<&[&str]>) -> Result<Table> {
         let shown = path.display().to_string();
+        // What the path is comes first: a directory or a missing file named
+        // without a table extension is not an "unknown table format".
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => bail!("{shown}: is a directory, expected a table file ({SUPPORTED})"),
+            Ok(m) if m.len() == 0 && m.is_file() => bail!("{shown}: is empty (0 bytes), expected a table"),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{shown}: no such file"),
+            Err(e) => bail!("{shown}: cannot open ({e})"),
+        }
         let Some(format) = Format::of(path) else {
             bail!("{shown}: unknown table format (supported extensions: {SUPPORTED})");
         };
@@ -326,9 +335,6 @@ impl Table {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{shown}: no such file"),
             Err(e) => bail!("{shown}: cannot open ({e})"),
         };
-        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-            bail!("{shown}: is a directory, expected a table file");
-        }
         let table = match format {
             Format::Ipc => read_ipc(file, &shown, columns)?,
             Format::Parquet => read_parquet(file, &shown, columns)?,
@@ -1074,7 +1080,7 @@ mod tests {
         assert!(Table::read(&empty, None)
             .unwrap_err()
             .to_string()
-            .contains("not a valid Feather/Arrow IPC file"));
+            .contains("is empty (0 bytes)"));
 
         // A truncated real file: footer gone.
         let full = std::fs::read(data("microns_1300/synapses_synthetic_1300.feather")).unwrap();
@@ -1103,11 +1109,29 @@ mod tests {
             "{e}"
         );
 
-        let e = Table::read(Path::new("x/cells.xlsx"), None).unwrap_err().to_string();
+        let xlsx = dir.path().join("cells.xlsx");
+        std::fs::write(&xlsx, b"PK").unwrap();
+        let e = Table::read(&xlsx, None).unwrap_err().to_string();
         assert!(
-            e.starts_with("x/cells.xlsx: unknown table format (supported extensions: .feather"),
+            e.starts_with(&format!(
+                "{}: unknown table format (supported extensions: .feather",
+                xlsx.display()
+            )),
             "{e}"
         );
         assert!(e.contains(".parquet") && e.contains(".csv"), "{e}");
+        for name in ["empty.csv", "empty.feather", "empty.parquet"] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, b"").unwrap();
+            let e = Table::read(&p, None).unwrap_err().to_string();
+            assert_eq!(e, format!("{}: is empty (0 bytes), expected a table", p.display()));
+        }
+        let e = Table::read(Path::new("x/cells.xlsx"), None).unwrap_err().to_string();
+        assert_eq!(e, "x/cells.xlsx: no such file");
+        for d in [dir.path().to_path_buf(), dir.path().join("tables.csv")] {
+            std::fs::create_dir_all(&d).unwrap();
+            let e = Table::read(&d, None).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{}: is a directory", d.display())), "{e}");
+        }
     }
 }

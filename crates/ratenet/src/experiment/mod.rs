@@ -228,7 +228,16 @@ pub fn simulate_run(
         condition_index: 0,
         seed,
     };
+    if spec.kernel == KernelChoice::Dense {
+        // Before the blocks are drawn: their size does not depend on them.
+        if !spec.needs_data() {
+            sim::kernel::check_dense(spec.network.n_neurons)?;
+        }
+    }
     let parts = assemble_one(connectome, lane)?;
+    if spec.kernel == KernelChoice::Dense {
+        sim::kernel::check_dense(parts.n)?;
+    }
     let net = parts.network();
     let schedule = schedule_for(spec, &parts)?;
     let resp = match spec.kernel {
@@ -240,11 +249,24 @@ pub fn simulate_run(
         choice => {
             let kernel = Kernel::new(&net, choice);
             let mut r = sim::simulate(&net, &kernel, &schedule, &spec.simulation, &spec.metric, record);
-            r.add_network_metrics(&spec.metric, net.n, &net.dense(), spec.simulation.tau);
+            if !sim::observe::network_metrics(&spec.metric).is_empty() {
+                r.add_network_metrics(&spec.metric, net.n, &metric_dense(&net), spec.simulation.tau);
+            }
             r
         }
     };
     Ok((net, resp))
+}
+
+/// The dense W the network metrics read; empty (their values null) above
+/// the size a dense eigen-decomposition handles, so that a large network
+/// never allocates n² for them.
+fn metric_dense(net: &Network) -> Vec<f64> {
+    if net.n <= crate::analysis::spectrum::MAX_DENSE {
+        net.dense()
+    } else {
+        Vec::new()
+    }
 }
 
 /// Fill in the network metrics that `spec` asks for (the spectrum) from
@@ -277,7 +299,7 @@ pub fn add_network_metrics(spec: &Spec, parts: &[&network::build::Parts], respon
             }
             None => {
                 let net = parts[i].network();
-                responses[i].add_network_metrics(&spec.metric, net.n, &net.dense(), spec.simulation.tau);
+                responses[i].add_network_metrics(&spec.metric, net.n, &metric_dense(&net), spec.simulation.tau);
             }
         }
     }

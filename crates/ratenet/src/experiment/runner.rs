@@ -45,6 +45,19 @@ impl Connectomes {
         Ok(Connectomes { by_point })
     }
 
+    /// The warnings of the distinct connectomes loaded, each once, in order.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in self.by_point.iter().flatten() {
+            for w in &c.warnings {
+                if !out.contains(w) {
+                    out.push(w.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// The connectome of point `p`.
     pub fn of(&self, p: usize) -> Option<&Connectome> {
         self.by_point[p].as_deref()

@@ -437,6 +437,11 @@ impl Spec {
             output,
             raw,
         };
+        // A data-free network's size is known now: a dense W too large to
+        // allocate is refused before anything runs.
+        if spec.kernel == KernelChoice::Dense && !spec.needs_data() {
+            crate::sim::kernel::check_dense(spec.network.n_neurons)?;
+        }
         // Every sweep value must make a valid spec: fail now, not mid-run.
         for (k, vals) in &spec.sweep.params {
             for &v in vals {

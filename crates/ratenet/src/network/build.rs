@@ -738,11 +738,18 @@ fn er_row(g: &mut FastRng, p: f64, lo: usize, hi: usize, skip: usize, out: &mut 
         out.extend((lo..hi).filter(|&v| v != skip));
         return;
     }
-    let log_q = (1.0 - p).ln();
+    // ln(1 − p) by ln_1p: `(1.0 - p).ln()` is exactly 0 for p below about
+    // 5.6e-17, which made every skip −∞/NaN and the loop never advance.
+    let log_q = (-p).ln_1p();
     let mut v = lo as f64 - 1.0;
     loop {
         let u = 1.0 - g.uniform(); // (0, 1]
-        v += 1.0 + (u.ln() / log_q).floor();
+        let step = 1.0 + (u.ln() / log_q).floor();
+        // A skip beyond f64's range (p subnormal) or NaN ends the row.
+        if !step.is_finite() || step < 1.0 {
+            break;
+        }
+        v += step;
         if v >= hi as f64 {
             break;
         }

@@ -30,6 +30,24 @@ pub enum KernelChoice {
     Sparse,
 }
 
+/// The most bytes a dense W may take (`n² · 8`): 4 GiB, n ≤ 23,170.
+pub const DENSE_MAX_BYTES: u64 = 4 << 30;
+
+/// An error unless a dense W of `n` neurons fits in [`DENSE_MAX_BYTES`],
+/// naming `simulation.kernel` and the sparse alternative; checked before
+/// anything of that size is allocated.
+pub fn check_dense(n: usize) -> crate::Result<()> {
+    let bytes = (n as u64).saturating_mul(n as u64).saturating_mul(8);
+    if bytes > DENSE_MAX_BYTES {
+        crate::bail!(
+            "simulation.kernel = \"dense\": a network of {n} neurons needs a dense W of {:.1} GiB (n² × 8 bytes, at most {} GiB); use simulation.kernel = \"sparse\" (or \"auto\")",
+            bytes as f64 / (1u64 << 30) as f64,
+            DENSE_MAX_BYTES >> 30
+        );
+    }
+    Ok(())
+}
+
 impl Kernel {
     /// Lay out a network's weights as `choice` says.
     pub fn new(net: &Network, choice: KernelChoice) -> Kernel {

@@ -159,7 +159,7 @@ impl Schedule {
         let (s0, s1) = match (first, stim.strength > 0.0 && n_target > 0) {
             (Some(s0), true) => (s0, (s0..steps).take_while(|&k| on_at(k)).last().unwrap_or(s0)),
             _ => bail!(
-                "stimulus: no step of 0..{} s has a positive stimulus (start = {}, end = {}, strength = {}); ΔT needs one",
+                "stimulus: no step of 0..{} s (simulation.t_max) has a positive stimulus (stimulus.start = {}, stimulus.end = {}, stimulus.strength = {}); ΔT needs one",
                 sim.t_max,
                 stim.start,
                 stim.end,
