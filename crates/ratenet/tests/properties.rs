@@ -67,7 +67,9 @@ fn sharded(exp: &Experiment, count: usize) -> Tables {
 /// A CSV table as its header and rows, with the columns of the simulated
 /// window (and, in summaries, any column derived from them) left out.
 fn without_window(csv: &str) -> Vec<Vec<String>> {
-    let mut lines = csv.lines().map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>());
+    let mut lines = csv
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>());
     let Some(header) = lines.next() else {
         return vec![];
     };
@@ -80,7 +82,7 @@ fn without_window(csv: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Every column of `complete` in results.csv is true.
+/// Every row of results.csv has `complete` true.
 fn all_complete(results: &str) {
     let mut lines = results.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
