@@ -355,4 +355,115 @@ mod tests {
             assert_eq!(a.final_exc_mean.to_bits(), h.final_exc_mean.to_bits());
         }
     }
+
+    /// One lane's response, compared bit for bit.
+    fn same(a: &Response, b: &Response, what: &str) {
+        assert_eq!(a.metrics, b.metrics, "{what}");
+        assert_eq!(a.t_end.to_bits(), b.t_end.to_bits(), "{what}: t_end");
+        assert_eq!(
+            a.peak_exc_mean.to_bits(),
+            b.peak_exc_mean.to_bits(),
+            "{what}: peak_exc_mean"
+        );
+        assert_eq!(
+            a.final_exc_mean.to_bits(),
+            b.final_exc_mean.to_bits(),
+            "{what}: final_exc_mean"
+        );
+    }
+
+    /// Batches of 1 to 16 lanes (every layout width the engine forms, and
+    /// lanes dropping out as they finish) give each lane the bits it has
+    /// alone: networks without inhibitory neurons (an empty inhibitory
+    /// part), sparse ones with empty rows, and two-neuron networks whose
+    /// blocks are single neurons. Short, so that it runs under valgrind
+    /// (`.ci/memcheck.sh`).
+    #[test]
+    fn batches_of_1_to_16_lanes_give_each_lane_its_bits_alone() {
+        // An observed E–E matrix of n × n with about share · n entries a
+        // row (positive weights), every third row empty.
+        let ee = |n: usize, share: f64, seed: u64| {
+            let mut s = seed;
+            let mut next = || {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (s >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let mut t = Vec::new();
+            for i in 0..n {
+                for j in 0..n {
+                    if next() < share && i % 3 != 2 {
+                        t.push((i, j, 1.0 + 4.0 * next()));
+                    }
+                }
+            }
+            Csr::from_sorted_triplets(n, n, t)
+        };
+        for (net, observed, seeds) in [
+            // No inhibitory neurons: observed networks with r_inhibitory = 0.
+            (
+                "kind = \"observed\"\nr_inhibitory = 0.0\ng = 0.02",
+                Some(ee(24, 0.3, 1)),
+                16,
+            ),
+            (
+                "kind = \"observed\"\nr_inhibitory = 0.0\ng = 0.05",
+                Some(ee(24, 0.04, 2)),
+                9,
+            ),
+            (
+                "kind = \"observed\"\nr_inhibitory = 0.0\ng = 0.5",
+                Some(ee(1, 1.0, 3)),
+                5,
+            ),
+            // Single-neuron blocks.
+            (
+                "kind = \"observed\"\nr_inhibitory = 0.5\ng = 0.5",
+                Some(ee(1, 1.0, 4)),
+                5,
+            ),
+            (
+                "kind = \"random\"\nn_neurons = 2\nr_inhibitory = 0.5\nconnectivity_proba = 1.0\ng = 0.5",
+                None,
+                5,
+            ),
+            // Sparse random blocks with empty rows.
+            (
+                "kind = \"random\"\nn_neurons = 20\nr_inhibitory = 0.25\nconnectivity_proba = 0.1",
+                None,
+                6,
+            ),
+        ] {
+            for stop in ["true", "false"] {
+                let text = format!(
+                    "[network]\n{net}\n[simulation]\ndt = 0.05\nt_max = 4.0\nstop_early = {stop}\n\
+                     [stimulus]\nstart = 1.0\nend = 1.5\n"
+                );
+                let spec = Spec::parse(&text).unwrap();
+                let keyed = observed.clone().map(crate::network::nulls::Keyed::unkeyed);
+                let parts: Vec<Parts> = (0..seeds)
+                    .map(|seed| build::build_parts(&spec.network, keyed.as_ref(), seed).unwrap())
+                    .collect();
+                let (n, n_exc) = (parts[0].n, parts[0].n_exc);
+                if net.contains("r_inhibitory = 0.0") {
+                    assert_eq!(n, n_exc, "{net}: no inhibitory neurons");
+                }
+                let schedule =
+                    Schedule::new(&spec.simulation, &spec.stimulus, n, n_exc, spec.network.r_inhibitory).unwrap();
+                let run = |lanes: &[&Parts]| {
+                    simulate_batch(lanes, &schedule, &spec.simulation, &spec.metric, &Record::default())
+                };
+                let alone: Vec<Response> = parts.iter().map(|p| run(&[p]).remove(0)).collect();
+                for k in 2..=seeds as usize {
+                    let lanes: Vec<&Parts> = parts[..k].iter().collect();
+                    for (lane, r) in run(&lanes).iter().enumerate() {
+                        same(
+                            &alone[lane],
+                            r,
+                            &format!("{net}, stop_early {stop}: lane {lane} of {k}"),
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -847,4 +847,63 @@ mod tests {
         assert!(Block::nested(&[(a.clone(), vec![0]), (shifted, vec![1])], n, 2).is_none());
         assert!(Block::nested(&[(a.clone(), vec![0]), (Arc::new(full.clone()), vec![2])], n, 4).is_none());
     }
+
+    /// Every lane set of layouts 1 to 16 lanes wide (all lanes, and every
+    /// other one), over blocks with empty rows, one row, one neuron and no
+    /// rows: both builds give the canonical sum of each row. Small, so that
+    /// it runs under valgrind (`.ci/memcheck.sh`), which checks the
+    /// unchecked reads and writes.
+    #[test]
+    fn edge_blocks_in_1_to_16_lanes_give_the_canonical_sums() {
+        let sparse = |n_rows: usize, n_cols: usize, seed: u64| {
+            // Rows of matrix(), every other one emptied.
+            let m = matrix(n_rows, n_cols, seed);
+            let t = (0..n_rows)
+                .filter(|i| i % 2 == 1)
+                .flat_map(|i| m.row(i).map(move |(j, v)| (i, j, v)).collect::<Vec<_>>());
+            Csr::from_sorted_triplets(n_rows, n_cols, t)
+        };
+        let blocks = [
+            (sparse(13, 29, 3), 29),
+            (matrix(1, 37, 7), 37),
+            (Csr::from_sorted_triplets(1, 1, vec![(0, 0, 0.75)]), 1),
+            (Csr::from_sorted_triplets(1, 1, vec![]), 1),
+            (Csr::from_sorted_triplets(3, 5, vec![]), 5),
+            (Csr::from_sorted_triplets(0, 4, vec![]), 4),
+        ];
+        for (m, n) in blocks {
+            let m = Arc::new(m);
+            for width in 1..=16usize {
+                let every_other: Vec<usize> = (0..width).step_by(2).collect();
+                for lanes in [(0..width).collect::<Vec<_>>(), every_other] {
+                    let b = Block::new(m.clone(), lanes.clone(), n, width);
+                    let r: Vec<f64> = (0..n * width)
+                        .map(|k| ((k * 7919) % 1000) as f64 / 37.0 - 9.0)
+                        .collect();
+                    for avx2 in [false, true] {
+                        if avx2 && !has_avx2() {
+                            continue;
+                        }
+                        let mut out = vec![f64::NAN; m.n_rows * width];
+                        apply(&b, &r, width, &mut out, avx2);
+                        for i in 0..m.n_rows {
+                            for &l in &lanes {
+                                let mut s = CanonicalSum::default();
+                                for p in m.indptr[i]..m.indptr[i + 1] {
+                                    s.add(m.values[p] * r[m.indices[p] as usize * width + l]);
+                                }
+                                assert_eq!(
+                                    s.total().to_bits(),
+                                    out[i * width + l].to_bits(),
+                                    "{}x{} block, width {width}, lanes {lanes:?}, avx2 {avx2}: row {i} lane {l}",
+                                    m.n_rows,
+                                    m.n_cols
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
