@@ -267,12 +267,79 @@ fn placeholder(like: &Column, n: usize) -> Column {
     }
 }
 
+thread_local! {
+    /// Set while this thread runs a reader under [`guard_panics`]: the panic
+    /// hook then records the message here instead of printing it.
+    static GUARDED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run a reader, turning a panic inside it (a decoder's, on a malformed
+/// file) into a one-line error naming the file. The panic's message is kept
+/// for the error and not printed; panics elsewhere, and on other threads, go
+/// to the hook that was installed before (the default one prints them).
+fn guard_panics<T>(shown: &str, format: Format, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let guarded = GUARDED.with(|g| {
+                let mut g = g.borrow_mut();
+                match g.as_mut() {
+                    Some(msg) => {
+                        *msg = panic_message(info.payload());
+                        true
+                    }
+                    None => false,
+                }
+            });
+            if !guarded {
+                previous(info);
+            }
+        }));
+    });
+    let outer = GUARDED.with(|g| g.borrow_mut().replace(String::new()));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let msg = GUARDED.with(|g| std::mem::replace(&mut *g.borrow_mut(), outer));
+    match r {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = match msg {
+                Some(m) if !m.is_empty() => m,
+                _ => panic_message(&*payload),
+            };
+            let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+            bail!("{shown}: not a valid {format} file (the decoder failed: {msg})")
+        }
+    }
+}
+
+/// A panic payload's message, when it is a string.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
+
 /// The file formats [`Table::read`] recognises by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     Ipc,
     Parquet,
     Csv,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Ipc => "Arrow IPC / Feather",
+            Format::Parquet => "Parquet",
+            Format::Csv => "CSV",
+        })
+    }
 }
 
 impl Format {
@@ -335,11 +402,14 @@ impl Table {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{shown}: no such file"),
             Err(e) => bail!("{shown}: cannot open ({e})"),
         };
-        let table = match format {
-            Format::Ipc => read_ipc(file, &shown, columns)?,
-            Format::Parquet => read_parquet(file, &shown, columns)?,
-            Format::Csv => read_csv(file, &shown, columns)?,
-        };
+        // The Arrow and Parquet decoders panic on some malformed files (found
+        // by fuzzing: an IPC buffer length past the body, a negative Parquet
+        // column chunk offset); a bad file is an error, not a crash.
+        let table = guard_panics(&shown, format, || match format {
+            Format::Ipc => read_ipc(file, &shown, columns),
+            Format::Parquet => read_parquet(file, &shown, columns),
+            Format::Csv => read_csv(file, &shown, columns),
+        })?;
         if columns.is_some() {
             // Requested columns must be usable now, not at first use.
             for s in &table.slots {
