@@ -85,13 +85,7 @@ pub fn build_network(
     condition: &Condition,
     seed: u64,
 ) -> Result<Network> {
-    let lane = Lane {
-        spec,
-        point: 0,
-        condition,
-        condition_index: 0,
-        seed,
-    };
+    let lane = Lane::alone(spec, condition, seed);
     Ok(assemble_one(connectome, lane)?.network())
 }
 
@@ -118,6 +112,19 @@ pub(crate) struct Lane<'a> {
     pub condition_index: usize,
     /// The seed.
     pub seed: u64,
+}
+
+impl<'a> Lane<'a> {
+    /// A run simulated on its own (first point, its condition alone).
+    fn alone(spec: &'a Spec, condition: &'a Condition, seed: u64) -> Lane<'a> {
+        Lane {
+            spec,
+            point: 0,
+            condition,
+            condition_index: 0,
+            seed,
+        }
+    }
 }
 
 /// How the random part of a run is drawn: `(spec, n, n_exc, seed)`.
@@ -221,13 +228,7 @@ pub fn simulate_run(
     seed: u64,
     record: &Record,
 ) -> Result<(Network, Response)> {
-    let lane = Lane {
-        spec,
-        point: 0,
-        condition,
-        condition_index: 0,
-        seed,
-    };
+    let lane = Lane::alone(spec, condition, seed);
     if spec.kernel == KernelChoice::Dense {
         // Before the blocks are drawn: their size does not depend on them.
         if !spec.needs_data() {

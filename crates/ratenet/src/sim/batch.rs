@@ -21,7 +21,7 @@ use crate::matrix::Csr;
 use crate::network::build::Parts;
 use crate::sim::integrate::{Frame, Integrator, LaneSums, Method, Rhs, WithIntegrator};
 use crate::sim::kernels::{has_avx2, Lines};
-use crate::sim::observe::{Certificate, MetricSpec, Observer, StopEarly, Verdict};
+use crate::sim::observe::{Certificate, MetricSpec, Observer, Verdict};
 use crate::sim::operator::Operator;
 use crate::sim::transfer::{Transfer, TransferSpec, WithTransfer};
 use crate::sim::{Record, Response, Schedule, SimSpec, Trace};
@@ -310,11 +310,6 @@ impl State {
             avx2,
         );
     }
-}
-
-/// Whether a run stops early at all (for the callers that batch).
-pub fn stops_early(sim: &SimSpec) -> bool {
-    sim.stop_early != StopEarly::Never
 }
 
 #[cfg(test)]
