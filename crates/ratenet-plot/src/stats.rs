@@ -132,38 +132,40 @@ pub(crate) fn auto_bins(sorted: &[f64]) -> usize {
 /// max, which preserves peaks that plain striding would miss.
 pub(crate) fn decimated_segments(t: &[f64], v: &[f64], buckets: usize) -> Vec<Vec<(f64, f64)>> {
     let n = t.len().min(v.len());
-    let mut segments = Vec::new();
-    let mut cur: Vec<usize> = Vec::new();
-    for i in 0..n {
+    // Runs of finite samples are contiguous: kept as index ranges.
+    let mut segments: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut i = 0;
+    while i < n {
         if t[i].is_finite() && v[i].is_finite() {
-            cur.push(i);
-        } else if !cur.is_empty() {
-            segments.push(std::mem::take(&mut cur));
+            let start = i;
+            while i < n && t[i].is_finite() && v[i].is_finite() {
+                i += 1;
+            }
+            segments.push(start..i);
+        } else {
+            i += 1;
         }
-    }
-    if !cur.is_empty() {
-        segments.push(cur);
     }
     let total: usize = segments.iter().map(|s| s.len()).sum();
     segments
         .into_iter()
         .map(|idx| {
-            let share = ((buckets as f64) * idx.len() as f64 / total.max(1) as f64).ceil() as usize;
+            let len = idx.len();
+            let share = ((buckets as f64) * len as f64 / total.max(1) as f64).ceil() as usize;
             let share = share.max(1);
-            if idx.len() <= 2 * share {
-                return idx.iter().map(|&i| (t[i], v[i])).collect();
+            if len <= 2 * share {
+                return idx.map(|i| (t[i], v[i])).collect();
             }
             let mut out = Vec::with_capacity(2 * share + 2);
             for b in 0..share {
-                let a = b * idx.len() / share;
-                let e = ((b + 1) * idx.len() / share).max(a + 1);
-                let chunk = &idx[a..e];
-                let (mut imin, mut imax) = (chunk[0], chunk[0]);
-                for &i in chunk {
-                    if v[i] < v[imin] {
+                let a = idx.start + b * len / share;
+                let e = (idx.start + (b + 1) * len / share).max(a + 1);
+                let (mut imin, mut imax) = (a, a);
+                for (i, &x) in v.iter().enumerate().take(e).skip(a) {
+                    if x < v[imin] {
                         imin = i;
                     }
-                    if v[i] > v[imax] {
+                    if x > v[imax] {
                         imax = i;
                     }
                 }
@@ -174,7 +176,7 @@ pub(crate) fn decimated_segments(t: &[f64], v: &[f64], buckets: usize) -> Vec<Ve
                 }
             }
             // Keep the true end point so the line reaches the right edge.
-            let last = *idx.last().unwrap_or(&0);
+            let last = idx.end - 1;
             if out.last().map(|p| p.0) != Some(t[last]) {
                 out.push((t[last], v[last]));
             }
@@ -244,5 +246,97 @@ mod tests {
         assert_eq!(segs.len(), 2);
         assert!(segs.iter().flatten().any(|p| p.1 == 9.0));
         assert!(segs.iter().map(|s| s.len()).sum::<usize>() < 500);
+    }
+
+    /// The decimation written plainly (index lists), as it was first.
+    fn decimated_reference(t: &[f64], v: &[f64], buckets: usize) -> Vec<Vec<(f64, f64)>> {
+        let n = t.len().min(v.len());
+        let mut segments = Vec::new();
+        let mut cur: Vec<usize> = Vec::new();
+        for i in 0..n {
+            if t[i].is_finite() && v[i].is_finite() {
+                cur.push(i);
+            } else if !cur.is_empty() {
+                segments.push(std::mem::take(&mut cur));
+            }
+        }
+        if !cur.is_empty() {
+            segments.push(cur);
+        }
+        let total: usize = segments.iter().map(|s| s.len()).sum();
+        segments
+            .into_iter()
+            .map(|idx| {
+                let share = (((buckets as f64) * idx.len() as f64 / total.max(1) as f64).ceil() as usize).max(1);
+                if idx.len() <= 2 * share {
+                    return idx.iter().map(|&i| (t[i], v[i])).collect();
+                }
+                let mut out = Vec::new();
+                for b in 0..share {
+                    let a = b * idx.len() / share;
+                    let e = ((b + 1) * idx.len() / share).max(a + 1);
+                    let chunk = &idx[a..e];
+                    let (mut imin, mut imax) = (chunk[0], chunk[0]);
+                    for &i in chunk {
+                        if v[i] < v[imin] {
+                            imin = i;
+                        }
+                        if v[i] > v[imax] {
+                            imax = i;
+                        }
+                    }
+                    let (first, second) = if imin <= imax { (imin, imax) } else { (imax, imin) };
+                    out.push((t[first], v[first]));
+                    if second != first {
+                        out.push((t[second], v[second]));
+                    }
+                }
+                let last = *idx.last().unwrap();
+                if out.last().map(|p| p.0) != Some(t[last]) {
+                    out.push((t[last], v[last]));
+                }
+                out
+            })
+            .collect()
+    }
+
+    #[test]
+    fn decimation_equals_the_plain_version() {
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for case in 0..200 {
+            let n = (next() * 3000.0) as usize;
+            let t: Vec<f64> = (0..n).map(|i| i as f64 * 0.01).collect();
+            let v: Vec<f64> = (0..n)
+                .map(|_| {
+                    let x = next();
+                    if x < 0.01 * (case % 4) as f64 {
+                        [f64::NAN, f64::INFINITY, f64::NEG_INFINITY][(x * 1000.0) as usize % 3]
+                    } else {
+                        next() * 10.0 - 5.0
+                    }
+                })
+                .collect();
+            let buckets = 1 + (next() * 900.0) as usize;
+            let bits = |s: Vec<Vec<(f64, f64)>>| {
+                s.into_iter()
+                    .map(|seg| {
+                        seg.into_iter()
+                            .map(|(a, b)| (a.to_bits(), b.to_bits()))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                bits(decimated_segments(&t, &v, buckets)),
+                bits(decimated_reference(&t, &v, buckets)),
+                "case {case}: n = {n}, buckets = {buckets}"
+            );
+        }
     }
 }

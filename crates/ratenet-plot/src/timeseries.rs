@@ -20,13 +20,31 @@ const BUCKETS: usize = 900;
 /// read off, and there can be hundreds of them, so the SVG stays small.
 const FAINT_BUCKETS: usize = 450;
 
+/// A line split at its gaps and decimated (see [`decimated_segments`]).
+type Segments = Vec<Vec<(f64, f64)>>;
+
 struct Series<'a> {
     ts: &'a TimeSeries,
+    /// The traces decimated once, for both the PNG and the SVG pass.
+    exc: Vec<Segments>,
+    inh: Vec<Segments>,
+    exc_mean: Segments,
+    inh_mean: Segments,
+    stimulus: Segments,
 }
 
 /// See [`crate::time_series`].
 pub(crate) fn time_series(dir: &Path, stem: &str, ts: &TimeSeries) -> Result<(), PlotError> {
-    canvas::save(dir, stem, &Series { ts })
+    let faint = |v: &Vec<f64>| decimated_segments(&ts.t, v, FAINT_BUCKETS);
+    let series = Series {
+        ts,
+        exc: ts.exc.iter().map(faint).collect(),
+        inh: ts.inh.iter().map(faint).collect(),
+        exc_mean: decimated_segments(&ts.t, &ts.exc_mean, BUCKETS),
+        inh_mean: decimated_segments(&ts.t, &ts.inh_mean, BUCKETS),
+        stimulus: decimated_segments(&ts.t, &ts.stimulus, BUCKETS),
+    };
+    canvas::save(dir, stem, &series)
 }
 
 /// Stimulus on-period shading: a faint tint of the palette orange,
@@ -93,9 +111,8 @@ impl Series<'_> {
 fn draw_traces<DB: DrawingBackend>(
     chart: &Chart<'_, DB>,
     sc: Sc,
-    t: &[f64],
-    traces: &[Vec<f64>],
-    mean: &[f64],
+    traces: &[Segments],
+    mean: &Segments,
     color: RGBColor,
 ) -> Result<Vec<Rect>, PlotError> {
     let pa = chart.plotting_area();
@@ -110,7 +127,7 @@ fn draw_traces<DB: DrawingBackend>(
         });
     };
     for tr in traces {
-        for seg in decimated_segments(t, tr, FAINT_BUCKETS) {
+        for seg in tr {
             for p in seg.iter().step_by(8) {
                 note(*p);
             }
@@ -119,14 +136,17 @@ fn draw_traces<DB: DrawingBackend>(
             // ~900 points). In the 2× raster a 1-px line covers half of
             // what the 2-px one did, so its opacity doubles.
             let alpha = if sc.svg { 0.18 } else { 0.36 };
-            pa.draw(&PathElement::new(seg, color.mix(alpha).stroke_width(sc.w(0.5))))?;
+            pa.draw(&PathElement::new(
+                seg.as_slice(),
+                color.mix(alpha).stroke_width(sc.w(0.5)),
+            ))?;
         }
     }
-    for seg in decimated_segments(t, mean, BUCKETS) {
+    for seg in mean {
         for p in seg.iter().step_by(4) {
             note(*p);
         }
-        pa.draw(&PathElement::new(seg, color.stroke_width(sc.w(2.4))))?;
+        pa.draw(&PathElement::new(seg.as_slice(), color.stroke_width(sc.w(2.4))))?;
     }
     Ok(obstacles)
 }
@@ -204,7 +224,7 @@ impl Figure for Series<'_> {
         if let Some(span) = stim_span {
             canvas::tinted_band(&c1, span, (y1.lo, y1.hi), stim_tint())?;
         }
-        let mut obstacles = draw_traces(&c1, sc, &ts.t, &ts.exc, &ts.exc_mean, exc_color)?;
+        let mut obstacles = draw_traces(&c1, sc, &self.exc, &self.exc_mean, exc_color)?;
         let mut entries = Vec::new();
         if !ts.exc.is_empty() {
             entries.push((
@@ -234,7 +254,7 @@ impl Figure for Series<'_> {
         if let Some(span) = stim_span {
             canvas::tinted_band(&c2, span, (y2.lo, y2.hi), stim_tint())?;
         }
-        let obstacles = draw_traces(&c2, sc, &ts.t, &ts.inh, &ts.inh_mean, inh_color)?;
+        let obstacles = draw_traces(&c2, sc, &self.inh, &self.inh_mean, inh_color)?;
         let mut entries = Vec::new();
         if !ts.inh.is_empty() {
             entries.push((
@@ -256,7 +276,7 @@ impl Figure for Series<'_> {
         }
         let stim_color = RGBColor(0x3A, 0x3A, 0x3A);
         let mut obstacles = Vec::new();
-        for seg in decimated_segments(&ts.t, &ts.stimulus, BUCKETS) {
+        for seg in &self.stimulus {
             for p in seg.iter().step_by(4) {
                 let c = c3.backend_coord(p);
                 obstacles.push(Rect {
@@ -267,7 +287,7 @@ impl Figure for Series<'_> {
                 });
             }
             c3.plotting_area()
-                .draw(&PathElement::new(seg, stim_color.stroke_width(sc.w(2.0))))?;
+                .draw(&PathElement::new(seg.as_slice(), stim_color.stroke_width(sc.w(2.0))))?;
         }
         if let Some((t_ret, _)) = ret {
             dashed_vline(&c3, sc, t_ret, (y3.lo, y3.hi))?;

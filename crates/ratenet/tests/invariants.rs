@@ -713,7 +713,17 @@ fn conditions_simulated_together_equal_runs_alone_with_traces() {
          [[condition]]\nname = \"no_reciprocal\"\nnulls = [\"remove_reciprocal\"]\n",
     );
     let random = Spec::parse("[network]\nkind = \"random\"\nn_neurons = 200\n").unwrap();
-    for (spec, c) in [(&observed, Some(connectome())), (&random, None)] {
+    // Nested lanes that diverge part-way (E–E weights three times as
+    // strong, as data.scale = 50000 gives): they leave nesting once a rate
+    // is not finite, and the traces still equal runs alone.
+    let mut strong = connectome().clone();
+    strong.matrix.values.iter_mut().for_each(|w| *w *= 3.0);
+    let mut saw_diverged = false;
+    for (spec, c) in [
+        (&observed, Some(connectome())),
+        (&random, None),
+        (&observed, Some(&strong)),
+    ] {
         let conds: Vec<&Condition> = spec.conditions.iter().collect();
         let together = experiment::simulate_conditions(spec, c, &conds, 4, &record).unwrap();
         assert_eq!(together.len(), conds.len());
@@ -721,10 +731,25 @@ fn conditions_simulated_together_equal_runs_alone_with_traces() {
             let (_, alone) = experiment::simulate_run(spec, c, cond, 4, &record).unwrap();
             assert_eq!(outcome(t), outcome(&alone), "{}", cond.name);
             let (a, b) = (t.trace.as_ref().unwrap(), alone.trace.as_ref().unwrap());
-            assert_eq!(a, b, "{}: trace", cond.name);
+            // Bit for bit (NaN included, where a run diverged).
+            let bits = |t: &ratenet::sim::Trace| {
+                let mut v: Vec<u64> = Vec::new();
+                for s in [&t.t, &t.exc_mean, &t.inh_mean, &t.stimulus]
+                    .into_iter()
+                    .chain(&t.rates)
+                {
+                    v.extend(s.iter().map(|x| x.to_bits()));
+                    v.push(u64::MAX);
+                }
+                v
+            };
+            assert_eq!(a.neurons, b.neurons);
+            assert!(bits(a) == bits(b), "{}: trace", cond.name);
             assert_eq!(a.t.len(), 5000, "{}: traced to t_max", cond.name);
+            saw_diverged |= t.diverged;
         }
     }
+    assert!(saw_diverged, "a diverging run is among the cases");
 }
 
 /// The observed E–E block sums, per row, the inputs that `remove_reciprocal`

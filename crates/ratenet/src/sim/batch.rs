@@ -134,9 +134,9 @@ fn engine<T: Transfer, I: Integrator>(job: &Job, f: T, method: I) -> Vec<Respons
     let mut results: Vec<Option<Response>> = vec![None; lanes.len()];
     // Nested blocks give a lane its bits alone only while its rates are
     // finite (past that, a zero weight times an infinite rate is NaN where
-    // the run alone has no term): lanes leave nesting once one is not.
-    let nest = !record.trace;
-    let mut st = State::new(lanes, (0..lanes.len()).collect(), n, n_exc, nest, I::BUFFERS);
+    // the run alone has no term): lanes leave nesting once one is not. That
+    // holds for traced lanes too, which run on to t_max.
+    let mut st = State::new(lanes, (0..lanes.len()).collect(), n, n_exc, true, I::BUFFERS);
     let mut lane_r = vec![0.0; n];
     let n_target = schedule.n_target.min(n_exc);
     let avx2 = has_avx2();
