@@ -574,6 +574,77 @@ fn a_changed_spec_is_refused_unless_forced() {
     assert_same_tables(&e.dir("out"), &e.dir("fresh"));
 }
 
+/// Edge-swap null models as conditions of `ratenet run`: degrees and
+/// connections kept, pairs kept by `reciprocity_preserving` only, and
+/// `--set null_models.swaps_per_edge=0` gives the observed runs back.
+#[test]
+fn edge_swap_conditions_run_from_the_command_line() {
+    let spec = r#"
+[simulation]
+t_max = 20.0
+
+[[condition]]
+name = "observed"
+
+[[condition]]
+name = "degree"
+nulls = ["degree_preserving"]
+
+[[condition]]
+name = "reciprocity"
+nulls = ["reciprocity_preserving"]
+
+[[condition]]
+name = "no_pairs_degree"
+nulls = ["remove_reciprocal", "degree_preserving"]
+
+[sweep]
+seeds = "0-1"
+
+[output]
+figures = false
+"#;
+    let e = Exp::new(spec);
+    ok(&mut e.run(true, "swapped", &["--threads", "2"]));
+    ok(&mut e.run(true, "unswapped", &["--set", "null_models.swaps_per_edge=0"]));
+    let by = |out: &str| {
+        let (head, rows) = csv_table(&e.dir(out).join("results.csv"));
+        assert_eq!(rows.len(), 8, "{out}");
+        rows.iter()
+            .map(|r| {
+                let key = (
+                    col(&head, r, "condition").to_string(),
+                    col(&head, r, "seed").to_string(),
+                );
+                let cells: BTreeMap<String, String> = head.iter().cloned().zip(r.iter().cloned()).collect();
+                (key, cells)
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let (swapped, unswapped) = (by("swapped"), by("unswapped"));
+    for seed in ["0", "1"] {
+        let get = |t: &BTreeMap<(String, String), BTreeMap<String, String>>, c: &str, k: &str| {
+            t[&(c.to_string(), seed.to_string())][k].clone()
+        };
+        let observed_recip = cell_u64(&get(&swapped, "observed", "reciprocal")).unwrap();
+        for c in ["degree", "reciprocity"] {
+            assert_eq!(get(&swapped, c, "nnz_ee"), get(&swapped, "observed", "nnz_ee"), "{c}");
+            // No swap: the observed matrix, keys and all, so the same run.
+            for k in ["delta_t", "reciprocal", "peak_exc_mean", "t_end"] {
+                assert_eq!(get(&unswapped, c, k), get(&unswapped, "observed", k), "{c} {k}");
+            }
+        }
+        assert_eq!(get(&swapped, "reciprocity", "reciprocal"), observed_recip.to_string());
+        assert!(cell_u64(&get(&swapped, "degree", "reciprocal")).unwrap() < observed_recip);
+        assert!(
+            cell_u64(&get(&swapped, "no_pairs_degree", "nnz_ee")).unwrap()
+                < cell_u64(&get(&swapped, "observed", "nnz_ee")).unwrap()
+        );
+    }
+    let err = fails(&mut e.run(true, "bad", &["--set", "null_models.swaps_per_edge=-1"]));
+    assert!(err.contains("null_models.swaps_per_edge"), "{err}");
+}
+
 // ---------------------------------------------------------------------------
 // 5. Every output file.
 

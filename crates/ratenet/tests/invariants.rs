@@ -461,13 +461,15 @@ fn feedforward_excitatory_block_is_strictly_upper_triangular() {
 #[test]
 fn observed_network_embeds_the_condition_matrix() {
     let c = connectome();
-    let chains: [&[&str]; 6] = [
+    let chains: [&[&str]; 8] = [
         &[],
         &["shuffle_connections"],
         &["shuffle_weights"],
         &["remove_reciprocal"],
         &["remove_reciprocal:both", "shuffle_connections"],
         &["remove_reciprocal:random"],
+        &["degree_preserving"],
+        &["remove_reciprocal", "reciprocity_preserving"],
     ];
     for mode in MODES {
         for r in [0.15, 0.3] {

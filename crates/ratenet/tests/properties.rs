@@ -171,7 +171,13 @@ proptest! {
     #[test]
     fn observed_networks_and_null_chains_give_the_same_tables_however_run(
         chain in prop::collection::vec(
-            prop::sample::select(vec!["shuffle_connections", "shuffle_weights", "remove_reciprocal"]),
+            prop::sample::select(vec![
+                "shuffle_connections",
+                "shuffle_weights",
+                "remove_reciprocal",
+                "degree_preserving",
+                "reciprocity_preserving",
+            ]),
             1..=3,
         ),
         sweep_g in any::<bool>(),

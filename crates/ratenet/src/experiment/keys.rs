@@ -117,6 +117,7 @@ pub const SECTIONS: &[&str] = &[
     "stimulus",
     "metric",
     "condition",
+    "null_models",
     "sweep",
     "output",
 ];
@@ -475,7 +476,16 @@ pub const KEYS: &[Key] = &[
         Toml("[]"),
         Range::Text("list of null-model names"),
         false,
-        "Null models applied in order to the E–E matrix (observed networks only), each seeded with the run's seed: `\"shuffle_connections\"`, `\"shuffle_weights\"`, `\"remove_reciprocal\"`, `\"remove_reciprocal:both\"`, `\"remove_reciprocal:weaker\"`, `\"remove_reciprocal:random\"`.",
+        "Null models applied in order to the E–E matrix (observed networks only), each seeded with the run's seed: `\"shuffle_connections\"`, `\"shuffle_weights\"`, `\"remove_reciprocal\"`, `\"remove_reciprocal:both\"`, `\"remove_reciprocal:weaker\"`, `\"remove_reciprocal:random\"`, `\"degree_preserving\"`, `\"reciprocity_preserving\"`.",
+    ),
+    // [null_models]
+    key(
+        "null_models.swaps_per_edge",
+        Float,
+        Toml("10"),
+        NON_NEGATIVE,
+        false,
+        "Swap attempts per off-diagonal connection of `\"degree_preserving\"` and `\"reciprocity_preserving\"` (a reciprocal pair counts as two); rounded to a whole number of attempts.",
     ),
     // [sweep]
     key(
@@ -1074,6 +1084,13 @@ mod tests {
         for n in crate::network::nulls::NULL_MODEL_NAMES.split(", ") {
             assert!(nulls.contains(n), "{n}");
         }
+    }
+
+    #[test]
+    fn the_swap_default_is_the_null_models_own() {
+        let k = find("null_models.swaps_per_edge").unwrap();
+        let v = k.default_value().unwrap();
+        assert_eq!(k.number(&v).unwrap(), crate::network::nulls::DEFAULT_SWAPS_PER_EDGE);
     }
 
     #[test]

@@ -19,6 +19,13 @@ pub struct Condition {
     pub nulls: Vec<NullModel>,
 }
 
+/// The `[null_models]` section: settings of the null models that take any.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NullModelsSpec {
+    /// Swap attempts per edge of the edge-swap models.
+    pub swaps_per_edge: f64,
+}
+
 /// The `[sweep]` section: seeds and a grid of parameter values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sweep {
@@ -54,8 +61,11 @@ pub struct Spec {
     pub stimulus: StimulusSpec,
     /// `[metric]`.
     pub metric: MetricSpec,
-    /// `[[condition]]`, at least one.
+    /// `[[condition]]`, at least one; their null models carry the
+    /// `[null_models]` settings.
     pub conditions: Vec<Condition>,
+    /// `[null_models]`.
+    pub null_models: NullModelsSpec,
     /// `[sweep]`.
     pub sweep: Sweep,
     /// `[output]`.
@@ -405,7 +415,16 @@ impl Spec {
             spectrum: m.bool("spectrum")?,
         };
 
-        let conditions = parse_conditions(raw.get("condition"))?;
+        let nm = Section::new(&raw, "null_models")?;
+        let null_models = NullModelsSpec {
+            swaps_per_edge: nm.f64("swaps_per_edge")?,
+        };
+        let mut conditions = parse_conditions(raw.get("condition"))?;
+        for c in &mut conditions {
+            for n in &mut c.nulls {
+                *n = n.with_swaps_per_edge(null_models.swaps_per_edge);
+            }
+        }
         if network.kind != NetworkKind::Observed {
             if let Some(c) = conditions.iter().find(|c| !c.nulls.is_empty()) {
                 bail!(
@@ -433,6 +452,7 @@ impl Spec {
             stimulus,
             metric,
             conditions,
+            null_models,
             sweep,
             output,
             raw,
@@ -469,6 +489,12 @@ impl Spec {
                 )
             }),
         }
+    }
+
+    /// The null model called `name` (as in `nulls = [...]`) with this
+    /// spec's `[null_models]` settings.
+    pub fn null_model(&self, name: &str) -> Result<NullModel> {
+        Ok(NullModel::parse(name)?.with_swaps_per_edge(self.null_models.swaps_per_edge))
     }
 
     /// Whether the network is built from data.

@@ -1,8 +1,16 @@
 //! Null models of the E–E matrix (pre × post): what the observed network is
 //! compared against. Each draws from its own generator seeded with the run's
 //! seed, as the notebook does, so chains never share a stream.
+//!
+//! The notebook's two shuffles and `remove_reciprocal` follow numpy's
+//! streams in `network.rng = "notebook"` mode. The edge-swap models
+//! (`degree_preserving`, `reciprocity_preserving`) have no notebook
+//! counterpart: they draw from [`FastRng`] in every mode, so a seed gives
+//! the same matrix whatever `network.rng` says. What each model keeps is
+//! tabulated in `docs/null-models.md`.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::matrix::Csr;
 use crate::network::rng::{FastRng, NumpyRandomState};
@@ -31,11 +39,33 @@ pub enum NullModel {
     ShuffleWeights,
     /// Remove reciprocal connections.
     RemoveReciprocal(ReciprocalPolicy),
+    /// Directed edge swaps that keep every neuron's in- and out-degree.
+    DegreePreserving(SwapsPerEdge),
+    /// Edge swaps that also keep the reciprocal pairs (swapped as pairs).
+    ReciprocityPreserving(SwapsPerEdge),
+}
+
+/// Swap attempts per off-diagonal connection of the edge-swap null models
+/// (`null_models.swaps_per_edge`): a finite number `>= 0`, checked by the
+/// key table, so equality is an equivalence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SwapsPerEdge(pub f64);
+
+impl Eq for SwapsPerEdge {}
+
+/// The default of `null_models.swaps_per_edge`.
+pub const DEFAULT_SWAPS_PER_EDGE: f64 = 10.0;
+
+impl Default for SwapsPerEdge {
+    fn default() -> Self {
+        SwapsPerEdge(DEFAULT_SWAPS_PER_EDGE)
+    }
 }
 
 /// The names accepted in `nulls = [...]`.
 pub const NULL_MODEL_NAMES: &str = "\"shuffle_connections\", \"shuffle_weights\", \"remove_reciprocal\", \
-\"remove_reciprocal:both\", \"remove_reciprocal:weaker\", \"remove_reciprocal:random\"";
+\"remove_reciprocal:both\", \"remove_reciprocal:weaker\", \"remove_reciprocal:random\", \
+\"degree_preserving\", \"reciprocity_preserving\"";
 
 impl NullModel {
     /// Parse `"shuffle_connections"`, `"remove_reciprocal:weaker"`, ….
@@ -47,6 +77,8 @@ impl NullModel {
             "remove_reciprocal:both" => Self::RemoveReciprocal(ReciprocalPolicy::Both),
             "remove_reciprocal:weaker" => Self::RemoveReciprocal(ReciprocalPolicy::Weaker),
             "remove_reciprocal:random" => Self::RemoveReciprocal(ReciprocalPolicy::Random),
+            "degree_preserving" => Self::DegreePreserving(SwapsPerEdge::default()),
+            "reciprocity_preserving" => Self::ReciprocityPreserving(SwapsPerEdge::default()),
             _ => bail!("unknown null model '{s}' (expected one of {NULL_MODEL_NAMES})"),
         })
     }
@@ -60,6 +92,18 @@ impl NullModel {
             Self::RemoveReciprocal(ReciprocalPolicy::Both) => "remove_reciprocal:both",
             Self::RemoveReciprocal(ReciprocalPolicy::Weaker) => "remove_reciprocal:weaker",
             Self::RemoveReciprocal(ReciprocalPolicy::Random) => "remove_reciprocal:random",
+            Self::DegreePreserving(_) => "degree_preserving",
+            Self::ReciprocityPreserving(_) => "reciprocity_preserving",
+        }
+    }
+
+    /// The same model with `null_models.swaps_per_edge = x` (edge-swap
+    /// models; the others do not swap and are returned as they are).
+    pub fn with_swaps_per_edge(self, x: f64) -> Self {
+        match self {
+            Self::DegreePreserving(_) => Self::DegreePreserving(SwapsPerEdge(x)),
+            Self::ReciprocityPreserving(_) => Self::ReciprocityPreserving(SwapsPerEdge(x)),
+            other => other,
         }
     }
 
@@ -85,6 +129,8 @@ impl NullModel {
                 keys: m.keys.clone(),
             }),
             Self::RemoveReciprocal(p) => remove_reciprocal_keyed(m, p, seed, rng),
+            Self::DegreePreserving(s) => Ok(degree_preserving_keyed(m, s.0, seed)),
+            Self::ReciprocityPreserving(s) => Ok(reciprocity_preserving_keyed(m, s.0, seed)),
         }
     }
 }
@@ -151,6 +197,8 @@ pub fn apply_chain_keyed(m: &Csr, nulls: &[NullModel], seed: u64, rng: RngMode) 
 // Stream labels of the fast generator, one per null model.
 const STREAM_SHUFFLE: u64 = 11;
 const STREAM_RECIPROCAL: u64 = 12;
+const STREAM_DEGREE: u64 = 13;
+const STREAM_RECIPROCITY: u64 = 14;
 
 /// `np.random.RandomState(seed).shuffle(M.flatten())`, reshaped; in fast mode
 /// the same distribution: the non-zeros at a uniform random set of positions.
@@ -316,6 +364,236 @@ fn remove_reciprocal_keyed(k: &Keyed, policy: ReciprocalPolicy, seed: u64, rng: 
         m: Csr::from_sorted_triplets(m.n_rows, m.n_cols, kept),
         keys,
     })
+}
+
+// ---------------------------------------------------------------------------
+// Edge swaps
+
+/// The off-diagonal entries of a keyed matrix as a list of directed edges,
+/// each with its weight and key; a swap changes an edge's ends in place, so
+/// the weight and key stay with the edge.
+struct Edges {
+    src: Vec<u32>,
+    dst: Vec<u32>,
+    val: Vec<f64>,
+    key: Vec<f64>,
+}
+
+/// The diagonal entries (row, value, key), left where they are, and the
+/// other entries as [`Edges`], both in row-major order.
+fn split_diagonal(k: &Keyed) -> (Vec<(usize, f64, f64)>, Edges) {
+    let m = &k.m;
+    let mut diag = Vec::new();
+    let mut e = Edges {
+        src: Vec::with_capacity(m.nnz()),
+        dst: Vec::with_capacity(m.nnz()),
+        val: Vec::with_capacity(m.nnz()),
+        key: Vec::with_capacity(m.nnz()),
+    };
+    let mut at = 0;
+    for i in 0..m.n_rows {
+        for (j, v) in m.row(i) {
+            if i == j {
+                diag.push((i, v, k.keys[at]));
+            } else {
+                e.src.push(i as u32);
+                e.dst.push(j as u32);
+                e.val.push(v);
+                e.key.push(k.keys[at]);
+            }
+            at += 1;
+        }
+    }
+    (diag, e)
+}
+
+/// The matrix again, from the untouched diagonal and the swapped edges.
+fn join_diagonal(n_rows: usize, n_cols: usize, diag: Vec<(usize, f64, f64)>, e: Edges) -> Keyed {
+    let mut t: Vec<(usize, usize, f64, f64)> = diag.into_iter().map(|(i, v, key)| (i, i, v, key)).collect();
+    t.extend((0..e.src.len()).map(|x| (e.src[x] as usize, e.dst[x] as usize, e.val[x], e.key[x])));
+    t.sort_unstable_by_key(|&(i, j, _, _)| (i, j));
+    let keys = t.iter().map(|x| x.3).collect();
+    Keyed {
+        m: Csr::from_sorted_triplets(n_rows, n_cols, t.into_iter().map(|(i, j, v, _)| (i, j, v))),
+        keys,
+    }
+}
+
+/// A directed edge as one hash key.
+#[inline]
+fn edge(i: u32, j: u32) -> u64 {
+    (u64::from(i) << 32) | u64::from(j)
+}
+
+/// The splitmix64 finaliser over one `u64`: a few cycles where SipHash
+/// would dominate the swap loop; the keys are our own, not adversarial.
+#[derive(Default)]
+struct EdgeHasher(u64);
+
+impl Hasher for EdgeHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        let mut z = (self.0 ^ x).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        self.0 = z ^ (z >> 31);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type EdgeSet = HashSet<u64, BuildHasherDefault<EdgeHasher>>;
+
+fn edge_set(e: &Edges) -> EdgeSet {
+    let mut s = EdgeSet::with_capacity_and_hasher(e.src.len() * 2, Default::default());
+    s.extend(e.src.iter().zip(&e.dst).map(|(&i, &j)| edge(i, j)));
+    s
+}
+
+/// `swaps_per_edge · edges`, rounded: the number of swap attempts.
+fn attempts(swaps_per_edge: f64, edges: usize) -> u64 {
+    (swaps_per_edge * edges as f64).round() as u64
+}
+
+/// Move edge `a` from `(s, d_old)` to `(s, d_new)` in the edge set.
+#[inline]
+fn retarget(set: &mut EdgeSet, s: u32, d_old: u32, d_new: u32) {
+    set.remove(&edge(s, d_old));
+    set.insert(edge(s, d_new));
+}
+
+/// `degree_preserving`: `attempts(swaps_per_edge, E)` attempts over the E
+/// off-diagonal edges, each picking two edges A→B, C→D uniformly (with
+/// replacement) and rewiring them to A→D, C→B unless that is a no-op
+/// (A = C or B = D), makes a self-loop (A = D or C = B) or duplicates an
+/// existing edge. An edge keeps its presynaptic neuron, its weight and its
+/// key and takes the other's postsynaptic neuron: A→D carries A→B's weight,
+/// so every neuron keeps its out-degree, its in-degree and the weights of
+/// its outgoing connections. The diagonal takes no part.
+fn degree_preserving_keyed(k: &Keyed, swaps_per_edge: f64, seed: u64) -> Keyed {
+    let (diag, mut e) = split_diagonal(k);
+    let n = e.src.len();
+    if n >= 2 {
+        let mut set = edge_set(&e);
+        let mut g = FastRng::new(seed, STREAM_DEGREE);
+        for _ in 0..attempts(swaps_per_edge, n) {
+            let a = g.below(n as u64) as usize;
+            let c = g.below(n as u64) as usize;
+            let (sa, da, sc, dc) = (e.src[a], e.dst[a], e.src[c], e.dst[c]);
+            if sa == sc || da == dc || sa == dc || sc == da {
+                continue;
+            }
+            if set.contains(&edge(sa, dc)) || set.contains(&edge(sc, da)) {
+                continue;
+            }
+            retarget(&mut set, sa, da, dc);
+            retarget(&mut set, sc, dc, da);
+            e.dst[a] = dc;
+            e.dst[c] = da;
+        }
+    }
+    join_diagonal(k.m.n_rows, k.m.n_cols, diag, e)
+}
+
+/// `reciprocity_preserving`: the off-diagonal edges are split into one-way
+/// edges (the reverse not stored) and reciprocal pairs (both directions
+/// stored). Each of `attempts(swaps_per_edge, U + 2P)` attempts picks an
+/// edge uniformly among all U + 2P off-diagonal edges (a pair counting as
+/// its two) and a second of its kind uniformly:
+///
+/// - two one-way edges A→B, C→D rewire as in [`degree_preserving_keyed`],
+///   also rejected when A→D or C→B would have its reverse present (a new
+///   reciprocal pair);
+/// - two pairs A⇄B, C⇄D (each taken in a random orientation) rewire to
+///   A⇄D, C⇄B unless a self-loop or an existing edge in either direction
+///   of A⇄D or C⇄B is in the way. A pair keeps its first end and both its
+///   weights and keys: A→D carries A→B's, D→A carries B→A's.
+///
+/// So in- and out-degrees, the one-way/pair split and the number of
+/// reciprocal pairs are kept; the diagonal takes no part.
+fn reciprocity_preserving_keyed(k: &Keyed, swaps_per_edge: f64, seed: u64) -> Keyed {
+    let (diag, mut e) = split_diagonal(k);
+    let mut set = edge_set(&e);
+    // Edge indices by (src, dst) to find each pair's reverse.
+    let mut one_way: Vec<usize> = Vec::new();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    {
+        let index: std::collections::HashMap<u64, usize, BuildHasherDefault<EdgeHasher>> =
+            (0..e.src.len()).map(|x| (edge(e.src[x], e.dst[x]), x)).collect();
+        for x in 0..e.src.len() {
+            match index.get(&edge(e.dst[x], e.src[x])) {
+                None => one_way.push(x),
+                Some(&y) if e.src[x] < e.dst[x] => pairs.push((x, y)),
+                Some(_) => {}
+            }
+        }
+    }
+    let (nu, np) = (one_way.len(), pairs.len());
+    let total = nu + 2 * np;
+    let mut g = FastRng::new(seed, STREAM_RECIPROCITY);
+    for _ in 0..attempts(swaps_per_edge, total) {
+        let t = g.below(total as u64) as usize;
+        if t < nu {
+            if nu < 2 {
+                continue;
+            }
+            let (a, c) = (one_way[t], one_way[g.below(nu as u64) as usize]);
+            let (sa, da, sc, dc) = (e.src[a], e.dst[a], e.src[c], e.dst[c]);
+            if sa == sc || da == dc || sa == dc || sc == da {
+                continue;
+            }
+            if [edge(sa, dc), edge(sc, da), edge(dc, sa), edge(da, sc)]
+                .iter()
+                .any(|x| set.contains(x))
+            {
+                continue;
+            }
+            retarget(&mut set, sa, da, dc);
+            retarget(&mut set, sc, dc, da);
+            e.dst[a] = dc;
+            e.dst[c] = da;
+        } else {
+            if np < 2 {
+                continue;
+            }
+            let p = pairs[(t - nu) / 2];
+            let q = pairs[g.below(np as u64) as usize];
+            let flips = g.below(4);
+            // (forward, backward): forward runs from the end that stays.
+            let (pf, pb) = if flips & 1 == 0 { p } else { (p.1, p.0) };
+            let (qf, qb) = if flips & 2 == 0 { q } else { (q.1, q.0) };
+            let (a, b, c, d) = (e.src[pf], e.dst[pf], e.src[qf], e.dst[qf]);
+            if a == c || b == d || a == d || c == b {
+                continue;
+            }
+            if [edge(a, d), edge(d, a), edge(c, b), edge(b, c)]
+                .iter()
+                .any(|x| set.contains(x))
+            {
+                continue;
+            }
+            // A→B, B→A, C→D, D→C ⇒ A→D, D→A, C→B, B→C.
+            for x in [edge(a, b), edge(b, a), edge(c, d), edge(d, c)] {
+                set.remove(&x);
+            }
+            for x in [edge(a, d), edge(d, a), edge(c, b), edge(b, c)] {
+                set.insert(x);
+            }
+            e.dst[pf] = d;
+            e.src[pb] = d;
+            e.dst[qf] = b;
+            e.src[qb] = b;
+        }
+    }
+    join_diagonal(k.m.n_rows, k.m.n_cols, diag, e)
 }
 
 /// The notebook's `np.sum((M * M.T) > 0)`: ordered pairs with both directions
