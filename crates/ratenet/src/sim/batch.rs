@@ -147,7 +147,7 @@ fn engine<T: Transfer, I: Integrator>(job: &Job, f: T, method: I) -> Vec<Respons
     };
     let h = sim.dt / sim.tau;
     let certifiable = matches!(sim.transfer, TransferSpec::Relu) && sim.method == Method::Euler && h <= 1.0;
-    let mut certificates: Vec<(Arc<Csr>, Certificate)> = Vec::new();
+    let mut certificates: Vec<(Arc<Csr>, Arc<Certificate>)> = Vec::new();
     for k in 0..schedule.steps {
         let last = k + 1 == schedule.steps;
         let mut finished = Vec::new();
@@ -164,7 +164,7 @@ fn engine<T: Transfer, I: Integrator>(job: &Job, f: T, method: I) -> Vec<Respons
                     let at = match certificates.iter().position(|(m, _)| Arc::ptr_eq(m, ee)) {
                         Some(at) => at,
                         None => {
-                            certificates.push((ee.clone(), Certificate::new(ee)));
+                            certificates.push((ee.clone(), Certificate::shared(ee)));
                             certificates.len() - 1
                         }
                     };
