@@ -300,14 +300,6 @@ pub const KEYS: &[Key] = &[
         "Observed: the connectome's E–E block in a random E/I network. Random: the class notebook's data-free E/I network. Feedforward: its variant with a strictly upper-triangular E–E block.",
     ),
     key(
-        "network.inhibition",
-        Name(|| vec!["random", "observed"]),
-        Toml("\"random\""),
-        Range::Any,
-        false,
-        "Observed networks: `\"random\"`, the notebook's invented inhibitory neurons (r_inhibitory, random E–I, I–E, I–I blocks); `\"observed\"`, the cells of `[data.inhibitory_select]`: every block of W from the data (excitatory then inhibitory ids ascending), inhibitory columns negated, then balanced; null models act on the E–E block only.",
-    ),
-    key(
         "network.n_neurons",
         Integer,
         Toml("200"),
@@ -370,6 +362,14 @@ pub const KEYS: &[Key] = &[
         Range::Any,
         false,
         "`\"notebook\"`: numpy/networkx streams bit for bit (seeds 0 ≤ s < 2^32; at most 50,000 neurons, its draws are O(n²)); `\"fast\"`: O(edges) sparse generator for large n, same distributions, other numbers.",
+    ),
+    key(
+        "network.inhibition",
+        Name(|| vec!["random", "observed"]),
+        Toml("\"random\""),
+        Range::Any,
+        false,
+        "Observed networks: `\"random\"`, the notebook's invented inhibitory neurons (r_inhibitory, random E–I, I–E, I–I blocks); `\"observed\"`, the cells of `[data.inhibitory_select]`: every block of W from the data (excitatory then inhibitory ids ascending), inhibitory columns negated, then balanced; null models act on the E–E block only.",
     ),
     // [simulation]
     key(
