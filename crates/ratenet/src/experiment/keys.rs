@@ -277,10 +277,10 @@ pub const KEYS: &[Key] = &[
     key(
         "data.inhibitory_select",
         Structured,
-        Unset("none; required with `network.inhibition = \"observed\"`"),
+        Unset("none"),
         Range::Text("a table of rules"),
         false,
-        "With `network.inhibition = \"observed\"`: which cells are the inhibitory ones (rules as `[data.select]`, which then names the excitatory ones; a cell in both is an error). The network is built over both, synapse ends counted in the union.",
+        "Required with `network.inhibition = \"observed\"`: which cells are the inhibitory ones (rules as `[data.select]`, which then names the excitatory ones; a cell in both is an error). The network is built over both, synapse ends counted in the union.",
     ),
     key(
         "data.inhibitory_select.<column>",
