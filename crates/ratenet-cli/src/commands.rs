@@ -26,14 +26,16 @@ struct SpecArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Build the E–E connectome; print its summary as one JSON line.
+    /// Build the E–E connectome (with network.inhibition = "observed": every
+    /// block, excitatory neurons first, n_inh inhibitory ones last); print
+    /// its summary as one JSON line.
     Connectome {
         #[command(flatten)]
         spec: SpecArgs,
-        /// Write the matrix (pre × post, float64) as .npy.
+        /// Write the matrix (pre × post, float64, unsigned) as .npy.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Write the neuron root ids (int64) as .npy.
+        /// Write the neuron root ids (int64) as .npy, in the matrix's order.
         #[arg(long)]
         ids: Option<PathBuf>,
     },

@@ -108,21 +108,22 @@ fn network<'py>(
     Ok((n, PyByteArray::new(py, &bytes)))
 }
 
-/// `(n, M bytes, ids bytes)`: the E–E connectome, pre × post float64, root ids int64.
+/// `(n, M bytes, ids bytes, n_inh)`: the connectome, pre × post float64,
+/// root ids int64, and how many of the last neurons are inhibitory.
 #[pyfunction]
 fn connectome<'py>(
     py: Python<'py>,
     kind: &str,
     spec: &str,
     sets: Vec<String>,
-) -> PyResult<(usize, Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
-    let (n, m, ids) = py.detach(|| {
+) -> PyResult<(usize, Bound<'py, PyByteArray>, Bound<'py, PyByteArray>, usize)> {
+    let (n, m, ids, n_inh) = py.detach(|| {
         to_py((|| {
             let c = experiment(kind, spec, &sets)?.connectome()?;
-            Ok((c.n(), f64_bytes(&c.matrix.to_dense()), i64_bytes(&c.ids)))
+            Ok((c.n(), f64_bytes(&c.matrix.to_dense()), i64_bytes(&c.ids), c.n_inh))
         })())
     })?;
-    Ok((n, PyByteArray::new(py, &m), PyByteArray::new(py, &ids)))
+    Ok((n, PyByteArray::new(py, &m), PyByteArray::new(py, &ids), n_inh))
 }
 
 /// `(json, trace csv or None)`: one run as `ratenet simulate` prints it.

@@ -188,3 +188,23 @@ def test_a_missing_pandas_or_pyarrow_is_named(monkeypatch):
     with pytest.raises(ImportError, match="'pyarrow'"):
         res.to_arrow()
     assert ratenet.network(RANDOM).shape == (120, 120)
+
+
+def test_connectome_exposes_n_inh():
+    plain = ratenet.connectome(microns_dict())
+    m, ids = plain
+    assert plain.n_inh == 0 and plain.n_exc == len(ids) == m.shape[0]
+    spec = microns_dict(
+        data={"min_synapses": 5, "inhibitory_select": {"coarse_cell_type_auto": "I", "region": "V1"}},
+        network={"inhibition": "observed"},
+        stimulus={"target": "excitatory"},
+    )
+    c = ratenet.connectome(spec)
+    m, ids = c
+    assert (c.n_exc, c.n_inh) == (419, 173)
+    assert m.shape == (592, 592) and c.M is m and c.ids is ids
+    assert np.all(np.diff(ids[:419]) > 0) and np.all(np.diff(ids[419:]) > 0)
+    # W (post x pre): inhibitory columns <= 0 (Dale's law), the others >= 0.
+    w = ratenet.network(spec)
+    assert w.shape == (592, 592)
+    assert (w[:, 419:] <= 0).all() and (w[:, :419] >= 0).all()

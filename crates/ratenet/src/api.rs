@@ -221,7 +221,8 @@ impl Experiment {
     }
 
     /// The E–E connectome (`matrix`, pre × post, and the neurons' root
-    /// `ids`); an error for data-free networks.
+    /// `ids`); with observed inhibition every block, the last `n_inh`
+    /// neurons inhibitory. An error for data-free networks.
     pub fn connectome(&self) -> Result<Connectome> {
         if !self.spec.needs_data() {
             return Err(err!(
@@ -650,12 +651,14 @@ impl Simulation {
     }
 }
 
-/// The summary `ratenet connectome` prints: size, non-zeros, reciprocal
-/// pairs, weight sum (numpy's), first and last root id.
+/// The summary `ratenet connectome` prints: sizes, non-zeros, reciprocal
+/// pairs, weight sum (numpy's), first and last root id — of the matrix it
+/// writes (with observed inhibition every block, excitatory neurons first).
 pub fn connectome_json(c: &Connectome) -> serde_json::Value {
     let m = &c.matrix;
     json!({
-        "n_exc": c.n(),
+        "n_exc": c.n_exc(),
+        "n_inh": c.n_inh,
         "nnz": m.values.iter().filter(|&&v| v > 0.0).count(),
         "reciprocal": crate::network::nulls::count_reciprocal(m),
         "weight_sum": json_number(crate::network::build::np_sum(&m.to_dense())),

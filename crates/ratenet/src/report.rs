@@ -174,25 +174,35 @@ pub(crate) fn draw_early_helped(
     let point = &plan.points[0];
     let seed = spec.sweep.seeds[0];
     let connectome = connectomes.of(0);
-    let (n, n_exc) = crate::network::build::sizes(&point.spec.network, connectome.map(|c| c.n()))?;
+    let (n, n_exc) = crate::network::build::sizes_for(&point.spec.network, connectome)?;
     let exc: Vec<usize> = (0..n_exc.min(40)).collect();
     let inh: Vec<usize> = (n_exc..n.min(n_exc + 20)).collect();
     let mut jobs: Vec<Job> = Vec::new();
     if let Some(c) = connectome {
+        // With observed inhibition the whole connectome, excitatory neurons first.
+        let (heading, title, what) = match c.n_inh {
+            0 => (
+                "E–E matrix",
+                "Observed E–E weights (pre × post)",
+                "Observed E–E weights",
+            ),
+            _ => (
+                "Connectome (E then I)",
+                "Observed weights, E then I (pre × post)",
+                "Observed weights (all blocks)",
+            ),
+        };
+        let neurons = match c.n_inh {
+            0 => format!("{} neurons", c.n()),
+            k => format!("{} excitatory then {k} inhibitory neurons (unsigned)", c.n_exc()),
+        };
         jobs.push((
             Place::Connectome,
             "ee_matrix".into(),
-            "E–E matrix".into(),
-            format!("{} neurons; colour limits at the 95th percentile of |w|.", c.n()),
+            heading.into(),
+            format!("{neurons}; colour limits at the 95th percentile of |w|."),
             Box::new(move |fig, stem| {
-                plot::matrix_heatmap(
-                    fig,
-                    stem,
-                    "Observed E–E weights (pre × post)",
-                    &c.matrix.to_dense(),
-                    c.n(),
-                )
-                .map_err(perr)
+                plot::matrix_heatmap(fig, stem, title, &c.matrix.to_dense(), c.n()).map_err(perr)
             }),
         ));
         jobs.push((
@@ -200,9 +210,7 @@ pub(crate) fn draw_early_helped(
             "weights".into(),
             "Weight distribution".into(),
             "Non-zero weights, 101 bins up to the 99th percentile.".into(),
-            Box::new(move |fig, stem| {
-                plot::weight_histogram(fig, stem, "Observed E–E weights", &c.matrix.values).map_err(perr)
-            }),
+            Box::new(move |fig, stem| plot::weight_histogram(fig, stem, what, &c.matrix.values).map_err(perr)),
         ));
     }
     let record = Record {

@@ -12,7 +12,7 @@ simulate(spec, *, seed=0, condition=None, set=None, trace=False)
 network(spec, *, seed=0, condition=None, set=None)
     The weight matrix W of one run (post x pre) -> numpy.ndarray.
 connectome(spec, *, set=None)
-    The E-E connectome (pre x post) and root ids -> (M, ids).
+    The E-E connectome (pre x post) and root ids -> (M, ids), with .n_inh.
 read_results(folder)
     The results of a folder written by ``ratenet run`` or ``merge``.
 
@@ -50,6 +50,7 @@ __all__ = [
     "simulate",
     "network",
     "connectome",
+    "Connectome",
     "read_results",
     "__version__",
 ]
@@ -447,12 +448,40 @@ def network(
     return np.frombuffer(data, dtype=np.float64).reshape(n, n)
 
 
+class Connectome(tuple):
+    """``(M, ids)`` as :func:`connectome` returns it, with ``n_inh``.
+
+    It unpacks as the pair ``M, ids``; ``.M``, ``.ids``, ``.n_inh`` and
+    ``.n_exc`` name its parts. With ``network.inhibition = "observed"`` the
+    last ``n_inh`` neurons are the inhibitory ones; otherwise ``n_inh`` is 0.
+    """
+
+    n_inh: int
+
+    def __new__(cls, m: np.ndarray, ids: np.ndarray, n_inh: int) -> "Connectome":
+        self = super().__new__(cls, (m, ids))
+        self.n_inh = int(n_inh)
+        return self
+
+    @property
+    def M(self) -> np.ndarray:
+        return self[0]
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self[1]
+
+    @property
+    def n_exc(self) -> int:
+        return len(self[1]) - self.n_inh
+
+
 def connectome(
     spec: Spec,
     *,
     set: Optional[Mapping[str, Any]] = None,
-) -> Tuple[np.ndarray, np.ndarray]:
-    """The E-E connectome of an experiment's data, as ``ratenet connectome`` writes it.
+) -> Connectome:
+    """The connectome of an experiment's data, as ``ratenet connectome`` writes it.
 
     Parameters
     ----------
@@ -463,14 +492,17 @@ def connectome(
 
     Returns
     -------
-    M : numpy.ndarray
-        float64, n x n, row = pre-synaptic, column = post-synaptic neuron.
-    ids : numpy.ndarray
-        int64 root ids; neuron k is ``ids[k]``.
+    Connectome
+        The pair ``(M, ids)`` with ``.n_inh``. M: float64, n x n, row =
+        pre-synaptic, column = post-synaptic neuron, unsigned (the E-E block,
+        or with ``network.inhibition = "observed"`` every block, excitatory
+        neurons first). ids: int64 root ids; neuron k is ``ids[k]``; the last
+        ``n_inh`` are inhibitory.
     """
     kind, text, sets = _prepare(spec, set)
-    n, m, ids = _ratenet.connectome(kind, text, sets)
-    return (
+    n, m, ids, n_inh = _ratenet.connectome(kind, text, sets)
+    return Connectome(
         np.frombuffer(m, dtype=np.float64).reshape(n, n),
         np.frombuffer(ids, dtype=np.int64),
+        n_inh,
     )

@@ -10,6 +10,7 @@ pub mod select;
 pub mod store;
 pub mod table;
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
@@ -43,6 +44,28 @@ impl Aggregate {
     }
 }
 
+/// What the synapse table's pre and post columns hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Endpoints {
+    /// Cell ids, as in the cell table's id column (the course's tables).
+    #[default]
+    Ids,
+    /// Row numbers into the cell table, counted from `data.row_base`
+    /// (graphs exported as `i, j, weight`).
+    Rows,
+}
+
+impl Endpoints {
+    /// Parse the experiment-file name.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "ids" => Ok(Endpoints::Ids),
+            "rows" => Ok(Endpoints::Rows),
+            _ => bail!("data.endpoints: unknown '{s}' (expected \"ids\" or \"rows\")"),
+        }
+    }
+}
+
 /// Where the tables are and how to read them: the `[data]` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataSpec {
@@ -70,6 +93,14 @@ pub struct DataSpec {
     pub scale: f64,
     /// Which cells are candidates.
     pub select: Selection,
+    /// With observed inhibition (`network.inhibition = "observed"`), which
+    /// cells are the inhibitory candidates; `select` then names the
+    /// excitatory ones. `None`: an excitatory-only connectome.
+    pub inhibitory_select: Option<Selection>,
+    /// What the pre and post columns hold.
+    pub endpoints: Endpoints,
+    /// The number of the cell table's first row when `endpoints` is `Rows` (0 or 1).
+    pub row_base: u64,
 }
 
 /// The course's synapse table (MICrONS minnie65, materialization 1300, proofread V1 neurons).
@@ -94,16 +125,25 @@ impl Default for DataSpec {
             aggregate: Aggregate::Sum,
             scale: 150_000.0,
             select: Selection::default(),
+            inhibitory_select: None,
+            endpoints: Endpoints::Ids,
+            row_base: 1,
         }
     }
 }
 
-/// The excitatory–excitatory connectome: `matrix[pre][post]` = aggregate / scale
-/// over the neurons `ids` (ascending root ids).
+/// The connectome: `matrix[pre][post]` = aggregate / scale over the neurons
+/// `ids`. Without observed inhibition it is the excitatory–excitatory one
+/// (`n_inh = 0`); with it, the excitatory neurons come first, then the last
+/// `n_inh` are the inhibitory ones, and every block (E–E, E–I, I–E, I–I) is
+/// the data's. Weights are unsigned: Dale's law is the network's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Connectome {
-    /// Root ids, ascending; index `k` is neuron `k`.
+    /// Root ids: the excitatory ones ascending, then the inhibitory ones
+    /// ascending; index `k` is neuron `k`.
     pub ids: Vec<i64>,
+    /// The last `n_inh` neurons are inhibitory (0 without observed inhibition).
+    pub n_inh: usize,
     /// Weights, pre × post.
     pub matrix: Csr,
     /// What a user should know about the tables that is not an error (one
@@ -116,6 +156,22 @@ impl Connectome {
     /// Number of neurons.
     pub fn n(&self) -> usize {
         self.ids.len()
+    }
+
+    /// Number of excitatory neurons (the first ones).
+    pub fn n_exc(&self) -> usize {
+        self.ids.len() - self.n_inh
+    }
+
+    /// The excitatory–excitatory block of `matrix` (pre × post), the one
+    /// null models act on: `matrix` itself without observed inhibition.
+    pub fn ee(&self) -> Cow<'_, Csr> {
+        if self.n_inh == 0 {
+            return Cow::Borrowed(&self.matrix);
+        }
+        let k = self.n_exc();
+        let t = (0..k).flat_map(|i| self.matrix.row(i).filter(|&(j, _)| j < k).map(move |(j, v)| (i, j, v)));
+        Cow::Owned(Csr::from_sorted_triplets(k, k, t))
     }
 
     /// Read, select and aggregate, as [`DataSpec`] says. Tables are resolved
@@ -151,49 +207,79 @@ impl Connectome {
     /// As [`Connectome::load`] on local files.
     pub fn from_files(spec: &DataSpec, synapses: &Path, cells: &Path) -> Result<Connectome> {
         let mut cell_cols: Vec<&str> = vec![spec.cell_id_column.as_str()];
-        for (c, _) in &spec.select.rules {
+        let inh_rules = spec.inhibitory_select.iter().flat_map(|s| &s.rules);
+        for (c, _) in spec.select.rules.iter().chain(inh_rules) {
             if !cell_cols.contains(&c.as_str()) {
                 cell_cols.push(c);
             }
         }
         let cell_table = Table::read(cells, Some(&cell_cols))?;
-        let mask = spec.select.mask(&cell_table)?;
         let cell_ids = cell_table.ids(&spec.cell_id_column)?;
         let mut warnings = Vec::new();
-        warnings.extend(duplicate_ids(spec, &cell_table, &cell_ids, &mask)?);
-        let selected: HashSet<i64> = cell_ids
-            .iter()
-            .zip(&mask)
-            .filter(|(_, &m)| m)
-            .map(|(&id, _)| id)
-            .collect();
-        if selected.is_empty() {
-            bail!(
-                "{}: the selection {} keeps no cell (data.select){}",
-                cells.display(),
-                spec.select.describe(),
-                spec.select.why_empty(&cell_table)
-            );
-        }
+        let selected = selected_ids(spec, &spec.select, "data.select", &cell_table, &cell_ids, &mut warnings)?;
+        let inhibitory = match &spec.inhibitory_select {
+            None => HashSet::new(),
+            Some(sel) => {
+                let inh = selected_ids(
+                    spec,
+                    sel,
+                    "data.inhibitory_select",
+                    &cell_table,
+                    &cell_ids,
+                    &mut warnings,
+                )?;
+                if let Some(id) = inh.iter().filter(|id| selected.contains(id)).min() {
+                    bail!(
+                        "{}: cell {id} is in both data.select {} and data.inhibitory_select {}; a cell is excitatory or inhibitory, not both (narrow one of the selections)",
+                        cells.display(),
+                        spec.select.describe(),
+                        sel.describe()
+                    );
+                }
+                inh
+            }
+        };
         let syn_cols = [
             spec.pre_column.as_str(),
             spec.post_column.as_str(),
             spec.size_column.as_str(),
         ];
         let syn = Table::read(synapses, Some(&syn_cols))?;
-        let pre = syn.ids(&spec.pre_column)?;
-        let post = syn.ids(&spec.post_column)?;
+        let mut pre = syn.ids(&spec.pre_column)?;
+        let mut post = syn.ids(&spec.post_column)?;
+        if spec.endpoints == Endpoints::Rows {
+            for (column, v) in [(&spec.pre_column, &mut pre), (&spec.post_column, &mut post)] {
+                rows_to_ids(v, &cell_ids, spec.row_base, synapses, column, cells)?;
+            }
+        }
         let size = syn.floats(&spec.size_column)?;
         check_sizes(synapses, &spec.size_column, &size)?;
-        let mut c = Self::from_synapses(
+        let mut c = Self::from_synapses_split(
             &pre,
             &post,
             &size,
             &selected,
+            &inhibitory,
             spec.min_synapses,
             spec.aggregate,
             spec.scale,
         );
+        let (n_exc, n_inh) = (c.n_exc(), c.n_inh);
+        if let Some(sel) = &spec.inhibitory_select {
+            if n_exc == 0 || n_inh == 0 {
+                let (none, key, rules) = if n_exc == 0 {
+                    ("excitatory", "data.select", &spec.select)
+                } else {
+                    ("inhibitory", "data.inhibitory_select", sel)
+                };
+                bail!(
+                    "{}: no {none} neuron is left after selection {key} = {} and min_synapses = {} ({n_exc} excitatory, {n_inh} inhibitory); observed inhibition needs both (lower data.min_synapses or widen {key})",
+                    synapses.display(),
+                    rules.describe(),
+                    spec.min_synapses
+                );
+            }
+        }
         if c.n() < 2 {
             bail!(
                 "{}: {} left after selection {} and min_synapses = {}; a network needs at least two (lower data.min_synapses or widen data.select)",
@@ -220,10 +306,38 @@ impl Connectome {
         aggregate: Aggregate,
         scale: f64,
     ) -> Connectome {
+        Self::from_synapses_split(
+            pre,
+            post,
+            size,
+            selected,
+            &HashSet::new(),
+            min_synapses,
+            aggregate,
+            scale,
+        )
+    }
+
+    /// The notebook's subnetwork over the union of the excitatory cells
+    /// `selected` and the inhibitory cells `inhibitory` (disjoint): synapse
+    /// ends counted in the union, the excitatory survivors first, then the
+    /// inhibitory ones ([`Connectome::n_inh`]), each ascending by id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_synapses_split(
+        pre: &[i64],
+        post: &[i64],
+        size: &[f64],
+        selected: &HashSet<i64>,
+        inhibitory: &HashSet<i64>,
+        min_synapses: u64,
+        aggregate: Aggregate,
+        scale: f64,
+    ) -> Connectome {
+        let inside = |id: &i64| selected.contains(id) || inhibitory.contains(id);
         // Synapse ends inside the selection; an autapse counts twice, as np.unique on both columns does.
         let mut ends: HashMap<i64, u64> = HashMap::new();
         for (&a, &b) in pre.iter().zip(post) {
-            if selected.contains(&a) && selected.contains(&b) {
+            if inside(&a) && inside(&b) {
                 *ends.entry(a).or_default() += 1;
                 *ends.entry(b).or_default() += 1;
             }
@@ -246,7 +360,10 @@ impl Connectome {
                 posts.insert(b);
             }
         }
-        let ids: Vec<i64> = pres.intersection(&posts).copied().collect();
+        // Excitatory ids ascending, then inhibitory ids ascending (a stable sort of ascending ids).
+        let mut ids: Vec<i64> = pres.intersection(&posts).copied().collect();
+        ids.sort_by_key(|id| inhibitory.contains(id));
+        let n_inh = ids.iter().filter(|id| inhibitory.contains(id)).count();
         let index: HashMap<i64, usize> = ids.iter().enumerate().map(|(k, &id)| (id, k)).collect();
         let mut entries: Vec<(usize, usize, f64)> = pairs
             .into_iter()
@@ -265,10 +382,61 @@ impl Connectome {
         let n = ids.len();
         Connectome {
             ids,
+            n_inh,
             matrix: Csr::from_sorted_triplets(n, n, entries),
             warnings: Vec::new(),
         }
     }
+}
+
+/// The ids of the cells that `select` (the selection at `key`) keeps; an
+/// error naming `key` when it keeps none. Duplicate ids: see [`duplicate_ids`].
+fn selected_ids(
+    spec: &DataSpec,
+    select: &Selection,
+    key: &str,
+    table: &Table,
+    ids: &[i64],
+    warnings: &mut Vec<String>,
+) -> Result<HashSet<i64>> {
+    let mask = select.mask_as(table, key)?;
+    if let Some(w) = duplicate_ids(spec, select, key, table, ids, &mask)? {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
+    let kept: HashSet<i64> = ids.iter().zip(&mask).filter(|(_, &m)| m).map(|(&id, _)| id).collect();
+    if kept.is_empty() {
+        bail!(
+            "{}: the selection {} keeps no cell ({key}){}",
+            table.path(),
+            select.describe(),
+            select.why_empty(table)
+        );
+    }
+    Ok(kept)
+}
+
+/// Replace row numbers (`data.endpoints = "rows"`, counted from `base`)
+/// by the ids of those rows of the cell table; a number outside the table
+/// is an error naming it, its row of the synapse table and the column.
+fn rows_to_ids(v: &mut [i64], ids: &[i64], base: u64, synapses: &Path, column: &str, cells: &Path) -> Result<()> {
+    for (row, x) in v.iter_mut().enumerate() {
+        let k = x
+            .checked_sub(base as i64)
+            .filter(|&k| k >= 0 && (k as usize) < ids.len());
+        match k {
+            Some(k) => *x = ids[k as usize],
+            None => bail!(
+                "{}: column '{column}' row {row}: {x} is not a row of the cell table {} (rows {}..={} with data.row_base = {base}; data.endpoints = \"rows\")",
+                synapses.display(),
+                cells.display(),
+                base,
+                ids.len() as u64 + base - 1
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// Synapse sizes must be positive finite numbers: a NaN, infinite, negative
@@ -318,7 +486,14 @@ fn check_sizes(path: &Path, column: &str, size: &[f64]) -> Result<()> {
 /// selection ambiguous: an error naming the id and the columns that
 /// disagree. Otherwise the id counts once, and one warning says how many
 /// such ids there are.
-fn duplicate_ids(spec: &DataSpec, table: &Table, ids: &[i64], mask: &[bool]) -> Result<Option<String>> {
+fn duplicate_ids(
+    spec: &DataSpec,
+    select: &Selection,
+    key: &str,
+    table: &Table,
+    ids: &[i64],
+    mask: &[bool],
+) -> Result<Option<String>> {
     let mut rows: HashMap<i64, Vec<usize>> = HashMap::new();
     for (row, &id) in ids.iter().enumerate() {
         rows.entry(id).or_default().push(row);
@@ -330,8 +505,7 @@ fn duplicate_ids(spec: &DataSpec, table: &Table, ids: &[i64], mask: &[bool]) -> 
     dups.sort_unstable();
     for (id, r) in &dups {
         if r.iter().any(|&k| mask[k] != mask[r[0]]) {
-            let columns: Vec<String> = spec
-                .select
+            let columns: Vec<String> = select
                 .rules
                 .iter()
                 .map(|(c, _)| c)
@@ -345,12 +519,12 @@ fn duplicate_ids(spec: &DataSpec, table: &Table, ids: &[i64], mask: &[bool]) -> 
                 })
                 .collect();
             bail!(
-                "{}: id {id} of column '{}' is in {} rows (rows {}) that the selection {} treats differently: they disagree in {}; keep one row per id",
+                "{}: id {id} of column '{}' is in {} rows (rows {}) that the selection {key} = {} treats differently: they disagree in {}; keep one row per id",
                 table.path(),
                 spec.cell_id_column,
                 r.len(),
                 r.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "),
-                spec.select.describe(),
+                select.describe(),
                 columns.join(", ")
             );
         }

@@ -161,16 +161,22 @@ impl Selection {
 
     /// Which rows of the cell table pass every rule.
     pub fn mask(&self, table: &Table) -> Result<Vec<bool>> {
+        self.mask_as(table, "data.select")
+    }
+
+    /// [`Selection::mask`] of the selection at `key` (`data.select`,
+    /// `data.inhibitory_select`), which its messages name.
+    pub fn mask_as(&self, table: &Table, key: &str) -> Result<Vec<bool>> {
         let mut mask = vec![true; table.nrows()];
         for (col, rule) in &self.rules {
-            let column = table.column(col).map_err(|e| e.context(format!("data.select.{col}")))?;
+            let column = table.column(col).map_err(|e| e.context(format!("{key}.{col}")))?;
             let (values, keep_if_match) = match rule {
                 Rule::In(v) => (v, true),
                 Rule::Not(v) => (v, false),
             };
             let wrong = |v: &Scalar, what: &str| {
                 err!(
-                    "data.select.{col}: column '{col}' of {} holds {what}, but the rule compares it with {v}",
+                    "{key}.{col}: column '{col}' of {} holds {what}, but the rule compares it with {v}",
                     table.path()
                 )
             };

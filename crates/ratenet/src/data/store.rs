@@ -26,9 +26,9 @@ use crate::matrix::Csr;
 
 /// Version of the stored layout and of the builder's semantics. Bump it when
 /// either changes, so that old entries are no longer found.
-pub const FORMAT: &str = "ratenet connectome store 2";
+pub const FORMAT: &str = "ratenet connectome store 3";
 
-const MAGIC: &[u8; 8] = b"RNCONN02";
+const MAGIC: &[u8; 8] = b"RNCONN03";
 
 /// The entry of `spec` read from `synapses` and `cells`, in `dir`; `None`
 /// when a file cannot be examined (then nothing is stored either).
@@ -140,7 +140,7 @@ fn encode(c: &Connectome) -> Vec<u8> {
     let m = &c.matrix;
     let mut b = Vec::with_capacity(48 + c.ids.len() * 16 + m.nnz() * 12 + 32);
     b.extend_from_slice(MAGIC);
-    for x in [c.ids.len(), m.n_rows, m.n_cols, m.nnz()] {
+    for x in [c.ids.len(), c.n_inh, m.n_rows, m.n_cols, m.nnz()] {
         b.extend_from_slice(&(x as u64).to_le_bytes());
     }
     for &id in &c.ids {
@@ -191,12 +191,12 @@ fn decode(bytes: &[u8]) -> Option<Connectome> {
     if &f.take::<8>()? != MAGIC {
         return None;
     }
-    let (n, n_rows, n_cols, nnz) = (f.usize()?, f.usize()?, f.usize()?, f.usize()?);
+    let (n, n_inh, n_rows, n_cols, nnz) = (f.usize()?, f.usize()?, f.usize()?, f.usize()?, f.usize()?);
     let expected = n
         .checked_mul(8)?
         .checked_add(n_rows.checked_add(1)?.checked_mul(8)?)?
         .checked_add(nnz.checked_mul(12)?)?;
-    if f.0.len() < expected || n_rows != n || n_cols != n {
+    if f.0.len() < expected || n_rows != n || n_cols != n || n_inh > n {
         return None;
     }
     let ids = (0..n)
@@ -225,9 +225,11 @@ fn decode(bytes: &[u8]) -> Option<Connectome> {
         && indptr.last() == Some(&nnz)
         && indptr.windows(2).all(|w| w[0] <= w[1])
         && indices.iter().all(|&j| (j as usize) < n_cols)
-        && ids.windows(2).all(|w| w[0] < w[1]);
+        && ids[..n - n_inh].windows(2).all(|w| w[0] < w[1])
+        && ids[n - n_inh..].windows(2).all(|w| w[0] < w[1]);
     sane.then_some(Connectome {
         ids,
+        n_inh,
         matrix: Csr {
             n_rows,
             n_cols,
@@ -244,8 +246,10 @@ mod tests {
     use super::*;
 
     fn sample() -> Connectome {
+        // One inhibitory neuron, after the excitatory ones: ids ascend per part only.
         Connectome {
-            ids: vec![3, 8, 12],
+            ids: vec![3, 12, 8],
+            n_inh: 1,
             matrix: Csr::from_sorted_triplets(3, 3, vec![(0, 1, 0.25), (1, 0, 1e-300), (2, 2, -0.0)]),
             warnings: vec!["cells.csv: 2 duplicate ids".into(), "ü".into()],
         }

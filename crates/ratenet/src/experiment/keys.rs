@@ -217,7 +217,23 @@ pub const KEYS: &[Key] = &[
         Str("pt_root_id"),
         Range::Text("column name"),
         false,
-        "Neuron id column of the cell table.",
+        "Neuron id column of the cell table (the minnie65 graph's: `id`).",
+    ),
+    key(
+        "data.endpoints",
+        Name(|| vec!["ids", "rows"]),
+        Toml("\"ids\""),
+        Range::Any,
+        false,
+        "What the pre and post columns hold: `\"ids\"`, cell ids; `\"rows\"`, row numbers into the cell table (from `data.row_base`), mapped to its ids first, so that everything after is as with ids.",
+    ),
+    key(
+        "data.row_base",
+        Integer,
+        Toml("1"),
+        num(Bound::Incl(0.0), Bound::Incl(1.0)),
+        false,
+        "With `endpoints = \"rows\"`: the number of the cell table's first row (1, as R and MATLAB count; 0, as Python does).",
     ),
     key(
         "data.min_synapses",
@@ -259,6 +275,22 @@ pub const KEYS: &[Key] = &[
         false,
         "A rule on one column of the cell table: `value`, `[values]`, `{ not = value }` or `{ not = [values] }`; `--set data.select.COLUMN=…` adds it to the selection in force.",
     ),
+    key(
+        "data.inhibitory_select",
+        Structured,
+        Unset("none"),
+        Range::Text("a table of rules"),
+        false,
+        "Required with `network.inhibition = \"observed\"`: which cells are the inhibitory ones (rules as `[data.select]`, which then names the excitatory ones; a cell in both is an error). The network is built over both, synapse ends counted in the union.",
+    ),
+    key(
+        "data.inhibitory_select.<column>",
+        Pattern,
+        Unset("no rule"),
+        Range::Text("a rule"),
+        false,
+        "A rule of `[data.inhibitory_select]`, as `data.select.<column>`.",
+    ),
     // [network]
     key(
         "network.kind",
@@ -274,7 +306,7 @@ pub const KEYS: &[Key] = &[
         Toml("200"),
         num(Bound::Incl(2.0), Bound::Open),
         true,
-        "Network size, random / feedforward only; observed: n = floor(n_exc / (1 − r_inhibitory)).",
+        "Network size, random / feedforward only; observed: n = floor(n_exc / (1 − r_inhibitory)) (with observed inhibition: the connectome's).",
     ),
     key(
         "network.r_inhibitory",
@@ -282,7 +314,7 @@ pub const KEYS: &[Key] = &[
         Toml("0.15"),
         num(Bound::Incl(0.0), Bound::Excl(1.0)),
         true,
-        "Fraction of inhibitory neurons.",
+        "Fraction of inhibitory neurons (not with observed inhibition: a warning names it).",
     ),
     key(
         "network.g",
@@ -331,6 +363,14 @@ pub const KEYS: &[Key] = &[
         Range::Any,
         false,
         "`\"notebook\"`: numpy/networkx streams bit for bit (seeds 0 ≤ s < 2^32; at most 50,000 neurons, its draws are O(n²)); `\"fast\"`: O(edges) sparse generator for large n, same distributions, other numbers.",
+    ),
+    key(
+        "network.inhibition",
+        Name(|| vec!["random", "observed"]),
+        Toml("\"random\""),
+        Range::Any,
+        false,
+        "Observed networks: `\"random\"`, the notebook's invented inhibitory neurons (r_inhibitory, random E–I, I–E, I–I blocks); `\"observed\"`, the cells of `[data.inhibitory_select]`: every block of W from the data (excitatory then inhibitory ids ascending), inhibitory columns negated, then balanced; null models act on the E–E block only.",
     ),
     // [simulation]
     key(
@@ -430,7 +470,7 @@ pub const KEYS: &[Key] = &[
         Toml("\"excitatory\""),
         Range::Any,
         false,
-        "`\"excitatory\"`: every excitatory neuron; `\"notebook\"` (the default under `compat = \"notebook\"`): the first floor(n (1 − r_inhibitory)) neurons, as the notebook does.",
+        "`\"excitatory\"`: every excitatory neuron; `\"notebook\"` (the default under `compat = \"notebook\"`): the first floor(n (1 − r_inhibitory)) neurons, as the notebook does (an error with observed inhibition).",
     ),
     // [metric]
     key(
@@ -1099,8 +1139,10 @@ mod tests {
         use crate::network::{NetworkKind, RngMode};
         use crate::sim::{Method, Target};
         type Parses = fn(&str) -> bool;
-        let parsers: [(&str, Parses); 5] = [
+        let parsers: [(&str, Parses); 7] = [
             ("data.aggregate", |s| Aggregate::parse(s).is_ok()),
+            ("data.endpoints", |s| crate::data::Endpoints::parse(s).is_ok()),
+            ("network.inhibition", |s| crate::network::Inhibition::parse(s).is_ok()),
             ("network.kind", |s| NetworkKind::parse(s).is_ok()),
             ("network.rng", |s| RngMode::parse(s).is_ok()),
             ("stimulus.target", |s| Target::parse(s).is_ok()),

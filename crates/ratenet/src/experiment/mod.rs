@@ -16,11 +16,11 @@ use crate::sim::{self, Kernel, KernelChoice, Record, Response, Schedule};
 use crate::Result;
 
 /// Things a user should know before running `spec` that are not errors:
-/// one line each. Today: forward Euler with `dt ≥ 2 · tau`, where a
+/// one line each. Today: keys set that do not apply ([`unused_keys`]); forward Euler with `dt ≥ 2 · tau`, where a
 /// decoupled neuron no longer decays (`|1 − dt/tau| ≥ 1`); relu Euler can
 /// give negative rates once `dt > tau`.
 pub fn warnings(spec: &Spec) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = unused_keys(spec);
     if spec.simulation.method != sim::Method::Euler {
         return out;
     }
@@ -43,6 +43,27 @@ pub fn warnings(spec: &Spec) -> Vec<String> {
     out
 }
 
+/// Keys the file sets that the network it describes does not use: the
+/// fraction of inhibitory neurons under observed inhibition (the data give
+/// them), the inhibitory selection without it.
+fn unused_keys(spec: &Spec) -> Vec<String> {
+    let given = |section: &str, key: &str| spec.raw.get(section).and_then(|t| t.get(key)).is_some();
+    let swept = |key: &str| spec.sweep.params.iter().any(|(k, _)| k == key);
+    let mut out = Vec::new();
+    let observed = spec.needs_data() && spec.network.inhibition == network::Inhibition::Observed;
+    if observed && (given("network", "r_inhibitory") || swept("network.r_inhibitory")) {
+        out.push(
+            "network.r_inhibitory does not apply with network.inhibition = \"observed\": the inhibitory neurons are those of [data.inhibitory_select]".to_string(),
+        );
+    }
+    if !observed && given("data", "inhibitory_select") {
+        out.push(
+            "data.inhibitory_select is ignored: it applies with network.kind = \"observed\" and network.inhibition = \"observed\" only".to_string(),
+        );
+    }
+    out
+}
+
 /// The connectome the spec asks for, or `None` for data-free networks;
 /// `store` as in [`Connectome::load_stored`].
 pub fn load_connectome(spec: &Spec, store: Option<&std::path::Path>) -> Result<Option<Connectome>> {
@@ -61,7 +82,7 @@ pub fn condition_matrix(
     seed: u64,
 ) -> Result<Option<Csr>> {
     connectome
-        .map(|c| nulls::apply_chain(&c.matrix, &condition.nulls, seed, spec.network.rng))
+        .map(|c| nulls::apply_chain(&c.ee(), &condition.nulls, seed, spec.network.rng))
         .transpose()
 }
 
@@ -73,7 +94,7 @@ pub fn condition_keyed(
     seed: u64,
 ) -> Result<Option<nulls::Keyed>> {
     connectome
-        .map(|c| nulls::apply_chain_keyed(&c.matrix, &condition.nulls, seed, spec.network.rng))
+        .map(|c| nulls::apply_chain_keyed(&c.ee(), &condition.nulls, seed, spec.network.rng))
         .transpose()
 }
 
@@ -141,6 +162,10 @@ pub(crate) fn draw_random(spec: &Spec, n: usize, n_exc: usize, seed: u64) -> Res
 /// lane's spec); random blocks are drawn once per (point, seed) by `random`,
 /// E–E blocks once per condition (and seed, where a null model draws from
 /// it). Sharing never changes a run's parts, only how often they are built.
+///
+/// With observed inhibition (`network.inhibition = "observed"`) the blocks
+/// other than E–E come from the connectome ([`build::observed_parts`]),
+/// once per point for every seed, and null models act on the E–E block only.
 pub(crate) fn assemble(connectome: Option<&Connectome>, lanes: &[Lane], random: &DrawRandom) -> Result<Vec<Parts>> {
     let Some(first) = lanes.first() else {
         return Ok(vec![]);
@@ -160,8 +185,7 @@ pub(crate) fn assemble(connectome: Option<&Connectome>, lanes: &[Lane], random: 
                 Some(match blocks.iter().find(|(k, _)| *k == key) {
                     Some((_, b)) => b.clone(),
                     None => {
-                        let k =
-                            nulls::apply_chain_keyed(&c.matrix, &lane.condition.nulls, lane.seed, spec.network.rng)?;
+                        let k = nulls::apply_chain_keyed(&c.ee(), &lane.condition.nulls, lane.seed, spec.network.rng)?;
                         let b = EeBlock {
                             block: build::EeBlock::keyed(&k.m, &k.keys),
                             reciprocal: nulls::count_reciprocal(&k.m),
@@ -175,13 +199,22 @@ pub(crate) fn assemble(connectome: Option<&Connectome>, lanes: &[Lane], random: 
         };
         let (n, n_exc) = match sizes {
             Some(s) => s,
-            None => *sizes.insert(build::sizes(&first.spec.network, connectome.map(|c| c.n()))?),
+            None => *sizes.insert(build::sizes_for(&first.spec.network, connectome)?),
         };
-        let rp = match randoms.iter().find(|(k, _)| *k == (lane.point, lane.seed)) {
+        let observed = match connectome {
+            Some(c) if spec.network.inhibition == network::Inhibition::Observed => Some(c),
+            _ => None,
+        };
+        // Observed inhibition draws nothing: one part per point serves every seed.
+        let key = (lane.point, if observed.is_some() { 0 } else { lane.seed });
+        let rp = match randoms.iter().find(|(k, _)| *k == key) {
             Some((_, rp)) => rp.clone(),
             None => {
-                let rp = random(spec, n, n_exc, lane.seed)?;
-                randoms.push(((lane.point, lane.seed), rp.clone()));
+                let rp = match observed {
+                    Some(c) => build::observed_parts(&spec.network, c)?,
+                    None => random(spec, n, n_exc, lane.seed)?,
+                };
+                randoms.push((key, rp.clone()));
                 rp
             }
         };

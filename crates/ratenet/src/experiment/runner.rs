@@ -237,6 +237,7 @@ impl Draws {
         let observed_notebook = plan.points.iter().enumerate().all(|(i, p)| {
             p.spec.network.kind == NetworkKind::Observed
                 && p.spec.network.rng == RngMode::Notebook
+                && p.spec.network.inhibition == crate::network::Inhibition::Random
                 && connectomes.of(i).is_some()
         });
         let mut seeds: Vec<u64> = pending.iter().map(|r| r.seed).collect();
@@ -254,7 +255,7 @@ impl Draws {
         // Per seed and network size: a column, two doubles and an offset per
         // pair kept (those outside the E–E block that are edges at p_max).
         let sizes: std::collections::BTreeSet<(usize, usize)> = (0..plan.points.len())
-            .filter_map(|i| build::sizes(&plan.points[i].spec.network, Some(connectomes.of(i)?.n())).ok())
+            .filter_map(|i| build::sizes_for(&plan.points[i].spec.network, Some(connectomes.of(i)?)).ok())
             .collect();
         let per_seed: usize = sizes
             .iter()

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use super::keys;
-use crate::data::{Aggregate, DataSpec, Selection};
-use crate::network::{NetworkKind, NetworkSpec, NullModel, RngMode};
+use crate::data::{Aggregate, DataSpec, Endpoints, Selection};
+use crate::network::{Inhibition, NetworkKind, NetworkSpec, NullModel, RngMode};
 use crate::sim::{KernelChoice, Method, MetricSpec, SimSpec, StimulusSpec, StopEarly, Target, TransferSpec};
 use crate::{bail, err, Result};
 
@@ -366,6 +366,13 @@ impl Spec {
                 Some(v) => bail!("data.select: expected a table like {{ column = value }}, got {v}"),
                 None => unreachable!("data.select has a default"),
             },
+            inhibitory_select: match d.value("inhibitory_select") {
+                Some(toml::Value::Table(t)) => Some(Selection::from_toml(&t, "data.inhibitory_select")?),
+                Some(v) => bail!("data.inhibitory_select: expected a table like {{ column = value }}, got {v}"),
+                None => None,
+            },
+            endpoints: Endpoints::parse(&d.string_or_default("endpoints")?)?,
+            row_base: d.uint("row_base")?,
         };
 
         let n = Section::new(&raw, "network")?;
@@ -379,7 +386,24 @@ impl Spec {
             inh_exc_balance: n.f64("inh_exc_balance")?,
             balance: n.bool("balance")?,
             rng: RngMode::parse(&n.string_or_default("rng")?)?,
+            inhibition: Inhibition::parse(&n.string_or_default("inhibition")?)?,
         };
+        let mut data = data;
+        if network.inhibition == Inhibition::Observed {
+            if network.kind != NetworkKind::Observed {
+                bail!(
+                    "network.inhibition = \"observed\" takes its inhibitory neurons from the data; network.kind = \"{}\" has none (use network.kind = \"observed\")",
+                    network.kind.name()
+                );
+            }
+            if data.inhibitory_select.is_none() {
+                bail!("network.inhibition = \"observed\" needs [data.inhibitory_select]: which cells of the cell table are inhibitory (e.g. coarse_cell_type_auto = \"I\")");
+            }
+        } else {
+            // Without observed inhibition the connectome is excitatory only
+            // (a warning says the selection is ignored).
+            data.inhibitory_select = None;
+        }
 
         let s = Section::new(&raw, "simulation")?;
         let simulation = SimSpec {
@@ -407,6 +431,16 @@ impl Spec {
                 _ => Target::parse(&st.string_or_default("target")?)?,
             },
         };
+
+        if network.inhibition == Inhibition::Observed && stimulus.target == Target::Notebook {
+            // The notebook's target counts neurons with r_inhibitory, which observed inhibition does not use.
+            let who = if st.get("target").is_some() {
+                "stimulus.target = \"notebook\""
+            } else {
+                "compat = \"notebook\" (its stimulus.target = \"notebook\")"
+            };
+            bail!("{who} has no meaning with network.inhibition = \"observed\": the notebook's target counts neurons by r_inhibitory; use stimulus.target = \"excitatory\"");
+        }
 
         let m = Section::new(&raw, "metric")?;
         let metric = MetricSpec {

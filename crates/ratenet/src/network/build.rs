@@ -7,7 +7,8 @@ use crate::network::rng::{FastRng, NumpyNormals, PyRandom};
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::network::{Network, NetworkKind, NetworkSpec, RngMode, Weights};
+use crate::data::Connectome;
+use crate::network::{Inhibition, Network, NetworkKind, NetworkSpec, RngMode, Weights};
 use crate::{bail, Result};
 
 /// Number of neurons of an observed network with `n_exc` excitatory ones:
@@ -100,6 +101,40 @@ pub fn sizes(spec: &NetworkSpec, n_ee: Option<usize>) -> Result<(usize, usize)> 
         );
     }
     Ok((n, n_exc))
+}
+
+/// Sizes (n, n_exc) of the network of `spec` on `connectome`, if any: with
+/// observed inhibition the connectome's own (`r_inhibitory` does not
+/// apply), otherwise [`sizes`] of its E–E block.
+pub fn sizes_for(spec: &NetworkSpec, connectome: Option<&Connectome>) -> Result<(usize, usize)> {
+    match (spec.inhibition, connectome) {
+        (Inhibition::Observed, Some(c)) if spec.kind == NetworkKind::Observed => {
+            if c.n_inh == 0 || c.n_exc() == 0 {
+                bail!(
+                    "network.inhibition = \"observed\": the connectome has {} excitatory and {} inhibitory neurons; expected at least one of each ([data.inhibitory_select])",
+                    c.n_exc(),
+                    c.n_inh
+                );
+            }
+            Ok((c.n(), c.n_exc()))
+        }
+        (Inhibition::Random, Some(c)) if c.n_inh > 0 => bail!(
+            "network.inhibition = \"random\" on a connectome with {} observed inhibitory neurons",
+            c.n_inh
+        ),
+        _ => sizes(spec, connectome.map(|c| c.n())),
+    }
+}
+
+/// The part of an observed network with observed inhibition that is not
+/// its E–E block, taken from the connectome as [`random_parts`] draws it
+/// otherwise: `W[post][pre] = matrix[pre][post]`, inhibitory columns negated
+/// (Dale's law), the inhibitory rows balanced, rows in column order. It
+/// depends on no seed.
+pub fn observed_parts(spec: &NetworkSpec, c: &Connectome) -> Result<RandomParts> {
+    spec.validate()?;
+    let (n, n_exc) = sizes_for(spec, Some(c))?;
+    Ok(finish_random_parts(spec, c.matrix.transpose(), None, n, n_exc))
 }
 
 /// Draw the random part of a network for `seed`.

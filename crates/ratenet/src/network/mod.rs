@@ -48,6 +48,37 @@ impl NetworkKind {
     }
 }
 
+/// Where an observed network's inhibitory neurons come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Inhibition {
+    /// Invented, as the notebook does: `r_inhibitory` sets their number and
+    /// the E–I, I–E and I–I blocks are drawn (Erdős–Rényi, log-normal).
+    #[default]
+    Random,
+    /// The data's: `[data.inhibitory_select]` names the inhibitory cells and
+    /// every block of W is the connectome's.
+    Observed,
+}
+
+impl Inhibition {
+    /// Parse the experiment-file name.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "random" => Ok(Self::Random),
+            "observed" => Ok(Self::Observed),
+            _ => bail!("network.inhibition: unknown '{s}' (expected \"random\" or \"observed\")"),
+        }
+    }
+
+    /// The experiment-file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Random => "random",
+            Self::Observed => "observed",
+        }
+    }
+}
+
 /// Which random streams build the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RngMode {
@@ -100,6 +131,8 @@ pub struct NetworkSpec {
     pub balance: bool,
     /// Random streams.
     pub rng: RngMode,
+    /// Invented or observed inhibitory neurons (observed networks).
+    pub inhibition: Inhibition,
 }
 
 impl Default for NetworkSpec {
@@ -114,6 +147,7 @@ impl Default for NetworkSpec {
             inh_exc_balance: 0.15,
             balance: true,
             rng: RngMode::Notebook,
+            inhibition: Inhibition::Random,
         }
     }
 }
