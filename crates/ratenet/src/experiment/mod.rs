@@ -4,7 +4,7 @@
 pub mod keys;
 pub mod spec;
 
-pub use spec::{Condition, Spec};
+pub use spec::{Condition, MotifSpec, Spec};
 
 use std::sync::atomic::AtomicUsize;
 
