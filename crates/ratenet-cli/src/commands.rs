@@ -90,6 +90,29 @@ enum Command {
         #[arg(long, default_value_t = ratenet::experiment::runner::MAX_LANES as u64, value_parser = clap::value_parser!(u64).range(1..=64))]
         batch: u64,
     },
+    /// Motif statistics of the observed E–E matrix against null models; prints CSV.
+    ///
+    /// Counts the reciprocal ordered pairs and the 16-class directed triad census
+    /// (networkx's codes 003 … 300) of the E–E matrix after [data], before any
+    /// condition's null model, and of each null model applied with each seed. Prints
+    /// motif,null,observed,null_mean,null_sd,z,p: one row per motif and null model.
+    /// Defaults come from the file's [motifs] section, else as shown.
+    Motifs {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Null models, comma-separated, each an ensemble [default: shuffle_connections,degree_preserving].
+        #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+        nulls: Option<Vec<String>>,
+        /// Seeds of each ensemble: "A-B" (inclusive), one seed, or a list [0,3,7] [default: 0-99].
+        #[arg(long, value_name = "SEEDS")]
+        seeds: Option<String>,
+        /// Also write motifs.csv and figures/motifs.png (and .svg) into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores); the output never depends on it.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Submit an experiment to Slurm: a job array of shards, then a merge job after it.
     ///
     /// Writes OUT/slurm/array.sbatch (task k of N runs `ratenet run SPEC --shard slurm`)
@@ -190,6 +213,13 @@ pub fn run(cli: Cli) -> Result<()> {
             },
             dry_run,
         ),
+        Command::Motifs {
+            spec,
+            nulls,
+            seeds,
+            out,
+            threads,
+        } => motifs(&spec, nulls, seeds.as_deref(), out.as_deref(), threads),
         Command::Merge { dir } => crate::run::merge(&dir),
         Command::Keys { prefix } => keys(prefix.as_deref()),
     }
@@ -282,4 +312,25 @@ fn simulate(args: &SpecArgs, seed: u64, condition: Option<&str>, trace: Option<&
         sim.write_trace_csv(path)?;
     }
     print(&sim.to_json())
+}
+
+fn motifs(
+    args: &SpecArgs,
+    nulls: Option<Vec<String>>,
+    seeds: Option<&str>,
+    out: Option<&Path>,
+    threads: Option<usize>,
+) -> Result<()> {
+    use ratenet::experiment::spec::{parse_seeds_named, parse_set_value};
+    let seeds = seeds
+        .map(|s| parse_seeds_named(&parse_set_value(s.trim()), "--seeds"))
+        .transpose()?;
+    let m = load(args)?.motifs(&ratenet::MotifOptions {
+        nulls,
+        seeds,
+        out,
+        threads,
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    write!(stdout, "{}", m.csv()).map_err(|e| err!("stdout: {e}"))
 }

@@ -14,6 +14,7 @@ mod decay;
 mod distributions;
 mod error;
 mod matrix;
+mod motifs;
 mod reciprocal;
 mod report;
 mod stats;
@@ -65,6 +66,20 @@ pub struct TimeSeries {
     pub t_return: Option<f64>,
     /// Return duration `t_return - stimulus_end` in seconds, if it returned.
     pub delta_t: Option<f64>,
+}
+
+/// One motif against one null model's ensemble, standardised by the
+/// ensemble: what [`motif_zscores`] draws.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MotifZ {
+    /// The motif (a row of the figure).
+    pub motif: String,
+    /// The null model (a colour).
+    pub null: String,
+    /// (observed − null mean) / null sd; `None` where the null sd is 0 or undefined.
+    pub z: Option<f64>,
+    /// Each member of the ensemble standardised the same way.
+    pub null_z: Vec<f64>,
 }
 
 /// A self-contained HTML report of one experiment.
@@ -189,6 +204,22 @@ pub fn decay_scatter(
     runs: &[(String, f64, f64)],
 ) -> Result<(), PlotError> {
     decay::decay_scatter(dir, stem, conditions, runs)
+}
+
+/// Motifs against null models, written to `dir/stem.png` and `dir/stem.svg`:
+/// one row per motif (in the order of `motifs`, then any other found in
+/// `cells`), the observed z-score against each null model as a large dot in
+/// the null's colour over its standardised ensemble (small dots), with the
+/// |z| ≤ 2 band, on a symmetric log scale (sign(z) · log10(1 + |z|)). A
+/// motif whose z is undefined is marked at 0 with a hollow triangle.
+pub fn motif_zscores(
+    dir: &Path,
+    stem: &str,
+    motifs: &[String],
+    nulls: &[String],
+    cells: &[MotifZ],
+) -> Result<(), PlotError> {
+    motifs::motif_zscores(dir, stem, motifs, nulls, cells)
 }
 
 /// Writes `report` as one self-contained HTML page (inline CSS, figures as

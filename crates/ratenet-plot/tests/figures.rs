@@ -310,6 +310,45 @@ fn decay_scatter_normal_and_degenerate() {
 }
 
 #[test]
+fn motif_zscores_normal_and_degenerate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let motifs = names(&["reciprocal", "003", "012", "102", "300"]);
+    let nulls = names(&["shuffle_connections", "degree_preserving"]);
+    let mut cells = Vec::new();
+    for (mi, m) in motifs.iter().enumerate() {
+        for (ni, n) in nulls.iter().enumerate() {
+            let null_z: Vec<f64> = (0..100).map(|i| ((i * 37 % 100) as f64 - 50.0) / 25.0).collect();
+            cells.push(MotifZ {
+                motif: m.clone(),
+                null: n.clone(),
+                // A large over-representation, small effects, and one undefined z.
+                z: match (mi, ni) {
+                    (0, _) => Some(60.0 / (ni + 1) as f64),
+                    (4, 1) => None,
+                    _ => Some(mi as f64 - 2.5 + ni as f64),
+                },
+                null_z,
+            });
+        }
+    }
+    motif_zscores(d, "normal", &motifs, &nulls, &cells).unwrap();
+    check_outputs(d, "normal");
+    motif_zscores(d, "empty", &motifs, &nulls, &[]).unwrap();
+    check_outputs(d, "empty");
+    motif_zscores(d, "nothing", &[], &[], &[]).unwrap();
+    check_outputs(d, "nothing");
+    let odd = vec![MotifZ {
+        motif: "unlisted".into(),
+        null: "x".into(),
+        z: Some(f64::NAN),
+        null_z: vec![f64::INFINITY, 0.0],
+    }];
+    motif_zscores(d, "odd", &motifs, &nulls, &odd).unwrap();
+    check_outputs(d, "odd");
+}
+
+#[test]
 fn stem_must_be_a_file_name() {
     let dir = tempfile::tempdir().unwrap();
     assert!(weight_histogram(dir.path(), "a/b", "t", &[1.0]).is_err());

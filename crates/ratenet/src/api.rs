@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 use serde_json::json;
 
+use crate::analysis::motifs::MotifStat;
 use crate::data::Connectome;
 use crate::experiment::results::{Journal, Row};
 use crate::experiment::runner::{self, Connectomes};
@@ -271,16 +272,7 @@ impl Experiment {
         let t0 = Instant::now();
         let spec = &self.spec;
         let shard = opts.shard;
-        let threads = opts
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-        if threads == 0 {
-            return Err(err!("--threads 0: expected at least 1"));
-        }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| err!("--threads {threads}: {e}"))?;
+        let (pool, threads) = thread_pool(opts.threads)?;
         let plan = Plan::new(spec)?;
         let connectomes = Connectomes::load(&plan, self.store())?;
         let warnings = connectomes.warnings();
@@ -415,10 +407,135 @@ impl Experiment {
         })
     }
 
+    /// Motif statistics of the observed E–E matrix (after `[data]`, before
+    /// any condition's null model), as `ratenet motifs` computes them: the
+    /// reciprocal ordered pairs and the 16-class triad census against an
+    /// ensemble of each null model over the seeds, in parallel (the result
+    /// does not depend on the thread count). Null models and seeds come from
+    /// `opts`, else from the file's `[motifs]` section, else from the key
+    /// table's defaults. With `opts.out`, `motifs.csv` and
+    /// `figures/motifs.png` (and `.svg`) are written there.
+    ///
+    /// ```no_run
+    /// # fn main() -> ratenet::Result<()> {
+    /// use ratenet::api::MotifOptions;
+    /// let exp = ratenet::Experiment::from_path("examples/ex3_reciprocal.toml")?;
+    /// let opts = MotifOptions { nulls: Some(vec!["shuffle_connections".into()]), seeds: Some((0..20).collect()), ..Default::default() };
+    /// let m = exp.motifs(&opts)?;
+    /// println!("reciprocal: z = {:?}", m.get("reciprocal", "shuffle_connections").and_then(|s| s.z));
+    /// print!("{}", m.csv());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn motifs(&self, opts: &MotifOptions) -> Result<Motifs> {
+        if !self.spec.needs_data() {
+            return Err(err!(
+                "motifs: network.kind = \"{}\" uses no data (motif statistics count the observed E–E matrix)",
+                self.spec.network.kind.name()
+            ));
+        }
+        let section = self.spec.motifs.clone().unwrap_or_else(experiment::MotifSpec::defaults);
+        let (nulls, key) = match &opts.nulls {
+            Some(n) => (n.clone(), "--nulls"),
+            None if self.spec.motifs.is_some() => (section.nulls, "motifs.nulls"),
+            None => (section.nulls, "--nulls"),
+        };
+        let seeds = opts.seeds.clone().unwrap_or(section.seeds);
+        // Names are checked before the data are read.
+        experiment::MotifSpec::resolve(&nulls, key)?;
+        let (pool, _) = thread_pool(opts.threads)?;
+        let c = self.loaded()?.ok_or_else(|| err!("motifs: no connectome loaded"))?;
+        let (rng, swaps) = (self.spec.network.rng, self.spec.null_models.swaps_per_edge);
+        let stats = pool.install(|| report::motif_stats(&c.ee(), &nulls, key, &seeds, rng, swaps))?;
+        let figure = match opts.out {
+            Some(dir) => pool
+                .install(|| report::write_motifs(&stats, &seeds, dir, true))?
+                .map(|f| f.png),
+            None => None,
+        };
+        Ok(Motifs {
+            stats,
+            nulls,
+            seeds,
+            figure,
+        })
+    }
+
     /// Merge the shards of the output folder `dir` into the files one run
     /// would write (`ratenet merge`); connectomes come from the download cache.
     pub fn merge(dir: &Path) -> Result<experiment::Results> {
         report::merge(dir, crate::data::fetch::cache_dir().ok().as_deref())
+    }
+}
+
+/// A pool of `threads` workers (default: all cores).
+fn thread_pool(threads: Option<usize>) -> Result<(rayon::ThreadPool, usize)> {
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    if threads == 0 {
+        return Err(err!("--threads 0: expected at least 1"));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| err!("--threads {threads}: {e}"))?;
+    Ok((pool, threads))
+}
+
+/// How [`Experiment::motifs`] runs; every field has a default.
+#[derive(Debug, Clone, Default)]
+pub struct MotifOptions<'a> {
+    /// Null-model names, each an ensemble (as in `condition.nulls`); default:
+    /// the file's `motifs.nulls`, else the key's default.
+    pub nulls: Option<Vec<String>>,
+    /// Seeds of each ensemble; default: the file's `motifs.seeds`, else 0–99.
+    pub seeds: Option<Vec<u64>>,
+    /// Folder for `motifs.csv` and `figures/motifs.png`; `None`: nothing written.
+    pub out: Option<&'a Path>,
+    /// Worker threads (default: all cores); the result never depends on it.
+    pub threads: Option<usize>,
+}
+
+/// The result of [`Experiment::motifs`]: one [`MotifStat`] per null model
+/// and motif (null models in the order given, motifs as
+/// [`crate::analysis::motifs::MOTIFS`]: `reciprocal`, then the 16 triads).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Motifs {
+    stats: Vec<MotifStat>,
+    nulls: Vec<String>,
+    seeds: Vec<u64>,
+    figure: Option<PathBuf>,
+}
+
+impl Motifs {
+    /// Every statistic, grouped by null model.
+    pub fn stats(&self) -> &[MotifStat] {
+        &self.stats
+    }
+
+    /// The statistic of `motif` against the null model named `null`.
+    pub fn get(&self, motif: &str, null: &str) -> Option<&MotifStat> {
+        self.stats.iter().find(|s| s.motif == motif && s.null == null)
+    }
+
+    /// The null models, as named.
+    pub fn nulls(&self) -> &[String] {
+        &self.nulls
+    }
+
+    /// The seeds of each ensemble.
+    pub fn seeds(&self) -> &[u64] {
+        &self.seeds
+    }
+
+    /// The figure written (with an output folder).
+    pub fn figure(&self) -> Option<&Path> {
+        self.figure.as_deref()
+    }
+
+    /// The table `ratenet motifs` prints and writes as `motifs.csv`:
+    /// `motif,null,observed,null_mean,null_sd,z,p`.
+    pub fn csv(&self) -> String {
+        report::motifs_csv(&self.stats)
     }
 }
 

@@ -47,5 +47,5 @@ pub mod npy;
 pub mod report;
 pub mod sim;
 
-pub use api::{Experiment, Progress, Results, RunOptions, RunStats, SetValue, Simulation};
+pub use api::{Experiment, MotifOptions, Motifs, Progress, Results, RunOptions, RunStats, SetValue, Simulation};
 pub use error::{Error, Result};

@@ -16,7 +16,8 @@ use ratenet_plot as plot;
 use rayon::prelude::*;
 use serde_json::json;
 
-use crate::experiment::results::{spec_fingerprint, write_atomic};
+use crate::analysis::motifs::{MotifStat, MOTIFS};
+use crate::experiment::results::{fmt_float, spec_fingerprint, write_atomic};
 use crate::experiment::runner::Connectomes;
 use crate::experiment::{self, OutputDir, Plan, Results, Row, RunId, Spec};
 use crate::sim::Record;
@@ -47,6 +48,7 @@ enum Place {
     TimeSeries,
     Connectome,
     Reciprocal,
+    Motifs,
 }
 
 /// Figures drawn so far, each with its place in the report.
@@ -408,6 +410,136 @@ fn seeds_text(spec: &Spec) -> String {
     }
 }
 
+/// The header of `motifs.csv` (and of `ratenet motifs`'s output).
+pub const MOTIFS_HEADER: [&str; 7] = ["motif", "null", "observed", "null_mean", "null_sd", "z", "p"];
+
+/// Motif statistics of the E–E matrix `m` (pre × post) against each null
+/// model named in `nulls` (as written; `key` names them in errors), over
+/// `seeds`: one [`MotifStat`] per null and motif, in that order
+/// ([`crate::analysis::motifs::motif_stats`]); edge-swap null models make
+/// `swaps_per_edge` attempts per edge (`null_models.swaps_per_edge`).
+pub fn motif_stats(
+    m: &crate::matrix::Csr,
+    nulls: &[String],
+    key: &str,
+    seeds: &[u64],
+    rng: crate::network::RngMode,
+    swaps_per_edge: f64,
+) -> Result<Vec<MotifStat>> {
+    if seeds.is_empty() {
+        return Err(err!("{key}: no seeds"));
+    }
+    let chains: Vec<(String, Vec<crate::network::NullModel>)> = experiment::MotifSpec::resolve(nulls, key)?
+        .into_iter()
+        .map(|(label, null)| (label, vec![null.with_swaps_per_edge(swaps_per_edge)]))
+        .collect();
+    crate::analysis::motifs::motif_stats(m, &chains, seeds, rng)
+}
+
+/// `motifs.csv`: the header [`MOTIFS_HEADER`], then one row per statistic
+/// in order; numbers in the shortest text that reads back exactly (as in
+/// `results.csv`), `null_sd` and `z` empty where undefined.
+pub fn motifs_csv(stats: &[MotifStat]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail.
+    w.write_record(MOTIFS_HEADER).ok();
+    for s in stats {
+        let opt = |x: Option<f64>| x.map(fmt_float).unwrap_or_default();
+        w.write_record([
+            s.motif.to_string(),
+            s.null.clone(),
+            s.observed.to_string(),
+            fmt_float(s.null_mean),
+            opt(s.null_sd),
+            opt(s.z),
+            fmt_float(s.p),
+        ])
+        .ok();
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The motif figure of `stats` ([`ratenet_plot::motif_zscores`]) as
+/// `fig/motifs.png` and `.svg`, with its report heading and caption.
+pub fn draw_motifs(stats: &[MotifStat], seeds: &[u64], fig: &Path) -> Result<Figure> {
+    create_dir(fig)?;
+    let mut nulls: Vec<String> = Vec::new();
+    for s in stats {
+        if !nulls.contains(&s.null) {
+            nulls.push(s.null.clone());
+        }
+    }
+    let cells: Vec<plot::MotifZ> = stats
+        .iter()
+        .map(|s| {
+            let sd = s.null_sd.filter(|&sd| sd > 0.0);
+            plot::MotifZ {
+                motif: s.motif.to_string(),
+                null: s.null.clone(),
+                z: s.z,
+                null_z: sd
+                    .map(|sd| s.null_counts.iter().map(|&x| (x as f64 - s.null_mean) / sd).collect())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let motifs: Vec<String> = MOTIFS.iter().map(|m| m.to_string()).collect();
+    let stem = "motifs";
+    plot::motif_zscores(fig, stem, &motifs, &nulls, &cells).map_err(perr)?;
+    Ok(Figure {
+        stem: stem.into(),
+        title: "Motifs against null models".into(),
+        caption: format!(
+            "Reciprocal ordered pairs and the 16 triad classes (networkx's codes) of the observed E–E matrix against {} ensemble(s) of {} seeds ({}): z = (observed − null mean) / null sd (large dots), each null member standardised the same way (small dots); grey band |z| ≤ 2; symmetric log scale. The table is motifs.csv.",
+            nulls.len(),
+            seeds.len(),
+            seeds_list_text(seeds),
+        ),
+        png: fig.join(format!("{stem}.png")),
+    })
+}
+
+/// Write `motifs.csv` into `dir` and, with `figures`, the motif figure into
+/// `dir/figures`.
+pub fn write_motifs(stats: &[MotifStat], seeds: &[u64], dir: &Path, figures: bool) -> Result<Option<Figure>> {
+    std::fs::create_dir_all(dir).map_err(|e| err!("{}: cannot create ({e})", dir.display()))?;
+    write_atomic(&dir.join("motifs.csv"), motifs_csv(stats).as_bytes())?;
+    figures
+        .then(|| draw_motifs(stats, seeds, &dir.join("figures")))
+        .transpose()
+}
+
+/// The `[motifs]` section of `spec` computed on the first sweep point's
+/// E–E matrix and written into `dir` ([`write_motifs`]); nothing without
+/// the section.
+fn motifs_of_spec(spec: &Spec, plan: &Plan, connectomes: &Connectomes, dir: &Path) -> Result<Option<Figure>> {
+    let Some(ms) = &spec.motifs else {
+        return Ok(None);
+    };
+    let c = connectomes
+        .of(0)
+        .ok_or_else(|| err!("[motifs]: no observed E–E matrix"))?;
+    let first = &plan.points[0].spec;
+    let (rng, swaps) = (first.network.rng, first.null_models.swaps_per_edge);
+    let stats = motif_stats(&c.ee(), &ms.nulls, "motifs.nulls", &ms.seeds, rng, swaps)?;
+    write_motifs(&stats, &ms.seeds, dir, spec.output.figures)
+}
+
+/// Seeds as text: `0–99`, or a list.
+fn seeds_list_text(s: &[u64]) -> String {
+    match (s.first(), s.last()) {
+        (Some(a), Some(b))
+            if s.len() > 1 && b >= a && (b - a) as usize + 1 == s.len() && s.windows(2).all(|w| w[1] == w[0] + 1) =>
+        {
+            format!("seeds {a}–{b}")
+        }
+        _ => format!(
+            "seeds {}",
+            s.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 /// One input table: the key naming it, where it came from, its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
@@ -478,6 +610,12 @@ pub fn build_report(
             csv: read("stats.csv")?,
         });
     }
+    if spec.motifs.is_some() {
+        sections.push(plot::Section::Table {
+            title: "Motifs against null models (motifs.csv)".into(),
+            csv: read("motifs.csv")?,
+        });
+    }
     for f in figures.list() {
         sections.push(plot::Section::Figure {
             title: f.title.clone(),
@@ -521,8 +659,9 @@ pub fn manifest(spec: &Spec, results: &Results, inputs: &[Input], info: &RunInfo
 
 /// Write what follows the last run into `dir`: the tables, the figures
 /// (when `output.figures` is on; `early` are those already drawn by
-/// [`draw_early`], the rest are drawn here in parallel), `report.html` and
-/// `manifest.json`. `store` as in [`input_provenance`].
+/// [`draw_early`], the rest are drawn here in parallel), with a `[motifs]`
+/// section `motifs.csv` and its figure, `report.html` and `manifest.json`.
+/// `store` as in [`input_provenance`].
 #[allow(clippy::too_many_arguments)]
 pub fn finalize(
     spec: &Spec,
@@ -535,22 +674,32 @@ pub fn finalize(
     info: &RunInfo,
 ) -> Result<()> {
     let fig = dir.join("figures");
-    let (tables, figures) = rayon::join(
+    let (tables, (figures, motifs)) = rayon::join(
         || -> Result<Vec<Input>> {
             results.write_tables(dir)?;
             input_provenance(spec, store)
         },
-        || -> Result<Figures> {
-            if !spec.output.figures {
-                return Ok(Figures::default());
-            }
-            match early {
-                Some(early) => Ok(draw_late(spec, connectomes, results, &fig)?.merged(early)),
-                None => draw_figures(spec, plan, connectomes, results, &fig),
-            }
+        || {
+            rayon::join(
+                || -> Result<Figures> {
+                    if !spec.output.figures {
+                        return Ok(Figures::default());
+                    }
+                    match early {
+                        Some(early) => Ok(draw_late(spec, connectomes, results, &fig)?.merged(early)),
+                        None => draw_figures(spec, plan, connectomes, results, &fig),
+                    }
+                },
+                || motifs_of_spec(spec, plan, connectomes, dir),
+            )
         },
     );
-    let (inputs, figures) = (tables?, figures?);
+    let (inputs, mut figures) = (tables?, figures?);
+    if let Some(f) = motifs? {
+        figures = figures.merged(Figures {
+            drawn: vec![(Place::Motifs, f)],
+        });
+    }
     let report = build_report(spec, results, &inputs, &figures, dir)?;
     plot::write_report(&dir.join("report.html"), &report)
         .map_err(|e| err!("{}: {e}", dir.join("report.html").display()))?;

@@ -119,6 +119,7 @@ pub const SECTIONS: &[&str] = &[
     "condition",
     "null_models",
     "sweep",
+    "motifs",
     "output",
 ];
 
@@ -543,6 +544,23 @@ pub const KEYS: &[Key] = &[
         Range::Text("list of numbers"),
         false,
         "Values of one sweepable key (quoted full name), e.g. `\"network.g\" = [0.001, 0.002]`; several keys make a full grid, the first slowest.",
+    ),
+    // [motifs]
+    key(
+        "motifs.nulls",
+        Structured,
+        Toml(r#"["shuffle_connections", "degree_preserving"]"#),
+        Range::Text("non-empty list of null-model names"),
+        false,
+        "With a `[motifs]` section, `ratenet run` counts the reciprocal pairs and the 16 triad classes of the observed E–E matrix against an ensemble of each of these null models (names as in `condition.nulls`) and puts `motifs.csv` and its figure in the report (docs/motifs.md).",
+    ),
+    key(
+        "motifs.seeds",
+        Structured,
+        Toml("\"0-99\""),
+        Range::Text("`\"A-B\"`, integer or list"),
+        false,
+        "The seeds of each null model's ensemble: `\"0-99\"` (inclusive), `7` or `[0, 3, 7]`; integers >= 0.",
     ),
     // [output]
     key(

@@ -4,7 +4,7 @@
 pub mod keys;
 pub mod spec;
 
-pub use spec::{Condition, NullModelsSpec, Spec};
+pub use spec::{Condition, MotifSpec, NullModelsSpec, Spec};
 
 use std::sync::atomic::AtomicUsize;
 

@@ -35,6 +35,62 @@ pub struct Sweep {
     pub params: Vec<(String, Vec<f64>)>,
 }
 
+/// The `[motifs]` section: motif statistics of the observed E–E matrix
+/// against ensembles of null models ([`crate::analysis::motifs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MotifSpec {
+    /// Null-model names as written (each a valid [`NullModel`] name).
+    pub nulls: Vec<String>,
+    /// The seeds of each ensemble.
+    pub seeds: Vec<u64>,
+}
+
+impl MotifSpec {
+    /// Check null-model names (one line naming `key` and the bad name) and
+    /// pair each with its null model.
+    pub fn resolve(names: &[String], key: &str) -> Result<Vec<(String, NullModel)>> {
+        if names.is_empty() {
+            bail!("{key}: expected at least one null model");
+        }
+        names
+            .iter()
+            .map(|n| Ok((n.clone(), NullModel::parse(n.trim()).map_err(|e| e.context(key))?)))
+            .collect()
+    }
+
+    /// The key table's defaults (`motifs.nulls`, `motifs.seeds`), names unchecked.
+    pub fn defaults() -> MotifSpec {
+        let default = |k: &str| {
+            keys::find(k)
+                .and_then(|k| k.default_value())
+                .unwrap_or_else(|| panic!("{k} has a default"))
+        };
+        let nulls = match default("motifs.nulls") {
+            toml::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            v => panic!("motifs.nulls: default {v} is not a list"),
+        };
+        let seeds = parse_seeds_named(&default("motifs.seeds"), "motifs.seeds").expect("motifs.seeds: default parses");
+        MotifSpec { nulls, seeds }
+    }
+
+    fn from_section(m: &Section) -> Result<MotifSpec> {
+        let nulls = match m.value("nulls") {
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|x| match x {
+                    toml::Value::String(s) => Ok(s.clone()),
+                    _ => Err(err!("motifs.nulls: expected a list of null-model names, got {x}")),
+                })
+                .collect::<Result<Vec<String>>>()?,
+            Some(v) => bail!("motifs.nulls: expected a list of null-model names, got {v}"),
+            None => unreachable!("motifs.nulls has a default"),
+        };
+        Self::resolve(&nulls, "motifs.nulls")?;
+        let seeds = parse_seeds_named(&m.value("seeds").expect("motifs.seeds has a default"), "motifs.seeds")?;
+        Ok(MotifSpec { nulls, seeds })
+    }
+}
+
 /// The `[output]` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputSpec {
@@ -68,6 +124,8 @@ pub struct Spec {
     pub null_models: NullModelsSpec,
     /// `[sweep]`.
     pub sweep: Sweep,
+    /// `[motifs]`, if the file has the section.
+    pub motifs: Option<MotifSpec>,
     /// `[output]`.
     pub output: OutputSpec,
     /// The merged TOML (file + `--set`), the source of sweep points and of
@@ -265,7 +323,13 @@ fn split_key(key: &str) -> Result<Vec<String>> {
 
 /// Parse `"0-9"`, `"7"` or `[0, 3, 7]` into seeds.
 pub fn parse_seeds(v: &toml::Value) -> Result<Vec<u64>> {
-    let bad = || err!("sweep.seeds: expected a range like \"0-9\" or a list of non-negative integers, got {v}");
+    parse_seeds_named(v, "sweep.seeds")
+}
+
+/// [`parse_seeds`] for another key or option (`motifs.seeds`, `--seeds`),
+/// named in the error.
+pub fn parse_seeds_named(v: &toml::Value, name: &str) -> Result<Vec<u64>> {
+    let bad = || err!("{name}: expected a range like \"0-9\" or a list of non-negative integers, got {v}");
     match v {
         toml::Value::String(s) => {
             let s = s.trim();
@@ -471,6 +535,17 @@ impl Spec {
 
         let sweep = parse_sweep(&raw)?;
 
+        let motifs = match raw.get("motifs") {
+            None => None,
+            Some(_) => Some(MotifSpec::from_section(&Section::new(&raw, "motifs")?)?),
+        };
+        if motifs.is_some() && network.kind != NetworkKind::Observed {
+            bail!(
+                "[motifs]: motif statistics count the observed E–E matrix, not network.kind = \"{}\"",
+                network.kind.name()
+            );
+        }
+
         let o = Section::new(&raw, "output")?;
         let output = OutputSpec {
             dir: o.string_or_default("dir")?,
@@ -488,6 +563,7 @@ impl Spec {
             conditions,
             null_models,
             sweep,
+            motifs,
             output,
             raw,
         };
