@@ -9,8 +9,10 @@
 //! few-kilobyte malformed file could take the process down or run for
 //! minutes (found by fuzzing, `fuzz/`). Here the file's metadata is walked
 //! without decoding any data: every block, buffer and page must lie inside
-//! the file, no count or length may be negative, and the size the table
-//! declares once decoded must fit in a memory budget ([`max_table_bytes`]).
+//! the file, no count or length may be negative, and the memory the table
+//! declares it needs (what it holds once read, plus the largest record
+//! batch or row group decoded on the way) must fit in a budget
+//! ([`max_table_bytes`]).
 //! Reading the metadata costs one small read per message or page.
 
 use std::fs::File;
@@ -122,22 +124,54 @@ pub(crate) fn held_width(dtype: &DataType) -> u64 {
     }
 }
 
-/// Running totals against the budget.
+/// Running totals against the budget: what the table holds once read, plus
+/// the largest unit the decoder holds at once on the way (one record batch's
+/// decoded buffers, one row group's pages).
 struct Tally<'a> {
     shown: &'a str,
     budget: u64,
-    /// Decoded bytes of the buffers or pages read, plus rows × held widths.
-    declared: u64,
+    /// Rows × held widths, and IPC dictionaries (kept for the whole read).
+    held: u64,
+    /// Decoded bytes of the current unit, and the largest one before it.
+    unit: u64,
+    peak: u64,
 }
 
-impl Tally<'_> {
-    fn add(&mut self, what: &str, n: u64) -> Result<()> {
-        self.declared = self
-            .declared
-            .checked_add(n)
-            .filter(|&d| d <= self.budget)
-            .ok_or_else(|| over_budget(self.shown, what, self.declared.saturating_add(n), self.budget))?;
-        Ok(())
+impl<'a> Tally<'a> {
+    fn new(shown: &'a str, budget: u64) -> Self {
+        Tally {
+            shown,
+            budget,
+            held: 0,
+            unit: 0,
+            peak: 0,
+        }
+    }
+
+    fn declared(&self) -> u64 {
+        self.held.saturating_add(self.unit.max(self.peak))
+    }
+
+    fn check(&self) -> Result<()> {
+        match self.declared() {
+            d if d > self.budget => Err(over_budget(self.shown, "declares", d, self.budget)),
+            _ => Ok(()),
+        }
+    }
+
+    fn hold(&mut self, n: u64) -> Result<()> {
+        self.held = self.held.saturating_add(n);
+        self.check()
+    }
+
+    fn transient(&mut self, n: u64) -> Result<()> {
+        self.unit = self.unit.saturating_add(n);
+        self.check()
+    }
+
+    fn next_unit(&mut self) {
+        self.peak = self.peak.max(self.unit);
+        self.unit = 0;
     }
 }
 
@@ -162,11 +196,7 @@ pub(crate) fn check_ipc(
         file,
         shown,
         len,
-        tally: Tally {
-            shown,
-            budget,
-            declared: 0,
-        },
+        tally: Tally::new(shown, budget),
     };
     let r = if file_format {
         ipc.file_blocks(project)
@@ -318,7 +348,7 @@ impl Ipc<'_> {
         } else if let Some(db) = msg.header_as_dictionary_batch() {
             if let Some(rb) = db.data() {
                 // A dictionary's values: every buffer is decoded.
-                self.buffers(&rb, body_at, body_len, None)?;
+                self.buffers(&rb, body_at, body_len, None, true)?;
             }
         }
         Ok(())
@@ -347,7 +377,8 @@ impl Ipc<'_> {
             .filter_map(|&i| schema.fields().get(i))
             .map(|f| held_width(f.data_type()))
             .sum();
-        self.tally.add("declares", (rows as u64).saturating_mul(width))?;
+        self.tally.next_unit();
+        self.tally.hold((rows as u64).saturating_mul(width))?;
         // Which buffers the projected columns use, walking the schema as the
         // decoder does; where a type's buffer count is unknown, all of them.
         let counts = rb.variadicBufferCounts().map(|v| v.iter().collect::<Vec<i64>>());
@@ -363,18 +394,19 @@ impl Ipc<'_> {
             }
         }
         let select = (!wanted.is_empty()).then_some(wanted);
-        self.buffers(rb, body_at, body_len, select.as_deref())
+        self.buffers(rb, body_at, body_len, select.as_deref(), false)
     }
 
     /// Check a record batch's buffers (those `wanted`, all if `None`): inside
     /// the body, and their decoded sizes (a compressed buffer's is its 8-byte
-    /// prefix) within the budget.
+    /// prefix) within the budget; `held`: a dictionary's, kept to the end.
     fn buffers(
         &mut self,
         rb: &arrow_ipc::RecordBatch<'_>,
         body_at: u64,
         body_len: u64,
         wanted: Option<&[bool]>,
+        held: bool,
     ) -> Result<()> {
         let shown = self.shown;
         let compressed = rb.compression().is_some();
@@ -415,7 +447,11 @@ impl Ipc<'_> {
                     self.tally.budget,
                 ));
             }
-            self.tally.add("declares", decoded)?;
+            if held {
+                self.tally.hold(decoded)?;
+            } else {
+                self.tally.transient(decoded)?;
+            }
         }
         Ok(())
     }
@@ -539,12 +575,9 @@ pub(crate) fn check_parquet(
 ) -> Result<()> {
     let len = file.metadata().map_err(|e| err!("{shown}: cannot read ({e})"))?.len();
     let bad = |what: String| err!("{shown}: not a valid Parquet file ({what})");
-    let mut tally = Tally {
-        shown,
-        budget,
-        declared: 0,
-    };
+    let mut tally = Tally::new(shown, budget);
     for (g, rg) in meta.row_groups().iter().enumerate() {
+        tally.next_unit();
         let rows = rg.num_rows();
         if rows < 0 {
             return Err(bad(format!("row group {g} declares {rows} rows")));
@@ -568,7 +601,8 @@ pub(crate) fn check_parquet(
             let values = pages.values.max(rows as u64);
             let width = widths.get(c).copied().unwrap_or(0);
             let uncompressed = pages.uncompressed.max(col.uncompressed_size().max(0) as u64);
-            tally.add("declares", values.saturating_mul(width).saturating_add(uncompressed))?;
+            tally.hold(values.saturating_mul(width))?;
+            tally.transient(uncompressed)?;
         }
     }
     Ok(())
