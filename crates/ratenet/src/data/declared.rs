@@ -421,7 +421,7 @@ impl Ipc<'_> {
             let end = (off >= 0 && n >= 0)
                 .then(|| (off as u64).checked_add(n as u64))
                 .flatten();
-            if !end.is_some_and(|e| e <= body_len) {
+            if end.is_none_or(|e| e > body_len) {
                 bail!(
                     "{shown}: not a valid Feather/Arrow IPC file (buffer {k} of the message at byte {body_at} declares {n} bytes at offset {off}, outside its body of {body_len} bytes)"
                 );
@@ -591,7 +591,7 @@ pub(crate) fn check_parquet(
             let end = (start >= 0 && size >= 0)
                 .then(|| (start as u64).checked_add(size as u64))
                 .flatten();
-            if !end.is_some_and(|e| e <= len) {
+            if end.is_none_or(|e| e > len) {
                 return Err(bad(format!(
                     "row group {g}, column {c} declares {size} bytes at byte {start}, outside the file's {len} bytes"
                 )));
