@@ -13,12 +13,18 @@ pub fn scratch(ext: &str, data: &[u8]) -> PathBuf {
     path
 }
 
+/// The decoded-size budget of the fuzzed reads: well under libFuzzer's
+/// `-rss_limit_mb` (2048 in .ci/fuzz.sh), so that a file the reader accepts
+/// fits, and one declaring more is refused rather than reported as out of
+/// memory. crates/ratenet/tests/fuzz_regressions.rs uses the same.
+pub const BUDGET: u64 = 256 << 20;
+
 /// Read a table through the library's public reader, then use every column
 /// through every accessor (each may fail, none may panic).
 pub fn table(ext: &str, data: &[u8]) {
     let path = scratch(ext, data);
     for columns in [None, Some(&["pre_pt_root_id", "post_pt_root_id", "size"][..])] {
-        let Ok(t) = ratenet::data::Table::read(&path, columns) else {
+        let Ok(t) = ratenet::data::Table::read_with_budget(&path, columns, BUDGET) else {
             continue;
         };
         let names: Vec<String> = t.names().iter().map(|s| s.to_string()).collect();

@@ -22,10 +22,13 @@ fn one_line<T>(what: &Path, r: ratenet::Result<T>) {
     }
 }
 
+/// fuzz/src/lib.rs's `BUDGET`: the decoded-size budget of the fuzzed reads.
+const BUDGET: u64 = 256 << 20;
+
 /// What fuzz/src/lib.rs's `table` does: read, then every accessor of every column.
 fn table(path: &Path) {
     for columns in [None, Some(&["pre_pt_root_id", "post_pt_root_id", "size"][..])] {
-        let r = Table::read(path, columns);
+        let r = Table::read_with_budget(path, columns, BUDGET);
         let Ok(t) = r else {
             one_line(path, r);
             continue;
@@ -95,6 +98,58 @@ fn check(target: &str, ext: &str) {
     }
     assert!(n > 0, "{target}: no inputs found");
     assert!(failures.is_empty(), "{target}: panicked on {failures:?}");
+}
+
+/// Inputs that once exhausted memory or time inside the decoders (or
+/// aborted the process): each is refused before decoding, with one line
+/// naming the file and what it declares, under the fuzz targets' budget and
+/// under the default one alike, and quickly.
+#[test]
+fn resource_crashes_are_refused_before_decoding() {
+    const SYNAPSE: &[&str] = &["pre_pt_root_id", "post_pt_root_id", "size"];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
+    let scratch = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, Option<&[&str]>, &str); 3] = [
+        // arrow-ipc's Vec::with_capacity(7e18) for an LZ4 buffer: an abort.
+        (
+            "table_ipc/lz4_declared_length_7e18",
+            "feather",
+            None,
+            "a compressed buffer (message at byte 704) declares 7089336938131513954 bytes (6447714.4 TiB) once decoded, over the table budget of ",
+        ),
+        // Over 10 s in parquet's page header reader (a header that runs on
+        // past its column chunk, read byte by byte to the end of the file);
+        // the whole file is refused at its first chunk already.
+        (
+            "table_parquet/slow_17s",
+            "parquet",
+            Some(SYNAPSE),
+            "not a valid Parquet file (row group 0, column 4: page header at byte 456: runs past the column chunk's end)",
+        ),
+        (
+            "table_parquet/slow_17s",
+            "parquet",
+            None,
+            "not a valid Parquet file (row group 0, column 0: page at byte 77 declares -25 bytes compressed, 16 uncompressed, 12 values)",
+        ),
+    ];
+    for (input, ext, columns, expected) in cases {
+        let file = scratch.path().join(format!("input.{ext}"));
+        std::fs::copy(root.join(input), &file).unwrap();
+        for budget in [Some(BUDGET), None] {
+            let t0 = std::time::Instant::now();
+            let r = match budget {
+                Some(b) => Table::read_with_budget(&file, columns, b),
+                None => Table::read(&file, columns),
+            };
+            let e = r.expect_err(input).to_string();
+            assert!(
+                e.starts_with(&format!("{}: {expected}", file.display())) && !e.contains('\n'),
+                "{input}: {e}"
+            );
+            assert!(t0.elapsed().as_secs_f64() < 1.0, "{input}: {:?}", t0.elapsed());
+        }
+    }
 }
 
 #[test]

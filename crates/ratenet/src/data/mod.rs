@@ -5,6 +5,7 @@
 //! drop neurons with too few synapse ends there, filter the full table again,
 //! aggregate sizes per (pre, post), keep neurons that are both pre and post.
 
+mod declared;
 pub mod fetch;
 pub mod select;
 pub mod store;

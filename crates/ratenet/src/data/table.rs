@@ -19,6 +19,8 @@ use arrow_array::types::{
 use arrow_array::{Array, RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, DataType, Schema};
 
+use super::declared;
+pub use super::declared::{max_table_bytes, MAX_TABLE_BYTES_VAR};
 use crate::{bail, err, Error, Result};
 
 /// The extensions [`Table::read`] understands, for error messages.
@@ -62,6 +64,16 @@ impl Column {
     /// Whether the column has no entries.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes this column holds (string contents included).
+    fn held_bytes(&self) -> u64 {
+        let n = self.len() as u64;
+        match self {
+            Column::Int(_) | Column::Float(_) => 8 * n,
+            Column::Bool(_) => n,
+            Column::Str(v) => v.iter().map(|s| 24 + s.len() as u64).sum(),
+        }
     }
 
     /// The Arrow name of the widened type, used for columns built in memory.
@@ -132,17 +144,23 @@ impl Slot {
         }
     }
 
-    /// Append one batch's array, keeping the validity mask aligned.
-    fn push(&mut self, array: &dyn Array, before: usize) {
+    /// Append one batch's array, keeping the validity mask aligned; `room`
+    /// is what is left of the table budget. Returns the bytes it added.
+    fn push(&mut self, array: &dyn Array, before: usize, room: u64) -> u64 {
         let Ok(col) = &mut self.data else {
-            return;
+            return 0;
         };
-        match convert(array) {
+        match convert(array, room) {
             Ok((part, valid)) => {
+                let added = part.held_bytes() + valid.as_ref().map_or(0, |v| v.len() as u64);
                 col.append(part);
                 merge_validity(&mut self.validity, before, array.len(), valid);
+                added
             }
-            Err(why) => self.data = Err(why),
+            Err(why) => {
+                self.data = Err(why);
+                0
+            }
         }
     }
 }
@@ -201,7 +219,10 @@ fn strs<'a>(it: impl Iterator<Item = Option<&'a str>>) -> Column {
 }
 
 /// Widen one Arrow array; also returns its validity mask if it has nulls.
-fn convert(a: &dyn Array) -> std::result::Result<(Column, Option<Vec<bool>>), String> {
+/// `room` bounds what a dictionary may expand to (a few short keys can name
+/// a long string each; the other types hold what their buffers declared,
+/// which was checked before decoding).
+fn convert(a: &dyn Array, room: u64) -> std::result::Result<(Column, Option<Vec<bool>>), String> {
     let valid = a
         .logical_nulls()
         .filter(|n| n.null_count() > 0)
@@ -245,8 +266,15 @@ fn convert(a: &dyn Array) -> std::result::Result<(Column, Option<Vec<bool>>), St
                 // Only possible when every key is null: nothing to look up.
                 placeholder(&empty_column(a.data_type())?, a.len())
             } else {
-                let (values, _) = convert(d.values().as_ref())?;
-                values.take(&d.normalized_keys())
+                let (values, _) = convert(d.values().as_ref(), room)?;
+                let keys = d.normalized_keys();
+                if let Column::Str(v) = &values {
+                    let expanded: u64 = keys.iter().map(|&k| 24 + v.get(k).map_or(0, |s| s.len() as u64)).sum();
+                    if expanded > room {
+                        return Err(declared::over_budget_note(expanded, room));
+                    }
+                }
+                values.take(&keys)
             }
         }
         other => return Err(format!("unsupported type {other}")),
@@ -383,7 +411,20 @@ impl Table {
     /// empty field is null in a numeric or boolean column but the empty string
     /// in a string column, because the MICrONS cell table writes "not
     /// proofread" as `""`.
+    ///
+    /// Before an Arrow IPC or Parquet file is decoded, what it declares is
+    /// checked against the file itself (every block, buffer and page inside
+    /// it, no negative size) and against a memory budget for the decoded
+    /// table, [`max_table_bytes`] (`RATENET_MAX_TABLE_BYTES`, default the
+    /// machine's memory): a malformed or hostile file is refused with one
+    /// line instead of exhausting memory or time in the decoders.
     pub fn read(path: &Path, columns: Option<&[&str]>) -> Result<Table> {
+        Table::read_with_budget(path, columns, max_table_bytes()?)
+    }
+
+    /// [`Table::read`] with an explicit budget (bytes) for the decoded table
+    /// instead of [`max_table_bytes`].
+    pub fn read_with_budget(path: &Path, columns: Option<&[&str]>, budget: u64) -> Result<Table> {
         let shown = path.display().to_string();
         // What the path is comes first: a directory or a missing file named
         // without a table extension is not an "unknown table format".
@@ -406,8 +447,8 @@ impl Table {
         // by fuzzing: an IPC buffer length past the body, a negative Parquet
         // column chunk offset); a bad file is an error, not a crash.
         let table = guard_panics(&shown, format, || match format {
-            Format::Ipc => read_ipc(file, &shown, columns),
-            Format::Parquet => read_parquet(file, &shown, columns),
+            Format::Ipc => read_ipc(file, &shown, columns, budget),
+            Format::Parquet => read_parquet(file, &shown, columns, budget),
             Format::Csv => read_csv(file, &shown, columns),
         })?;
         if columns.is_some() {
@@ -647,12 +688,13 @@ fn field_names(schema: &Schema) -> Vec<String> {
     schema.fields().iter().map(|f| f.name().clone()).collect()
 }
 
-/// Concatenate record batches into a table.
+/// Concatenate record batches into a table of at most `budget` bytes.
 fn collect_batches(
     shown: &str,
     schema: &Schema,
     batches: impl Iterator<Item = std::result::Result<RecordBatch, ArrowError>>,
     bad: impl Fn(ArrowError) -> Error,
+    budget: u64,
 ) -> Result<Table> {
     let mut slots: Vec<Slot> = schema
         .fields()
@@ -660,10 +702,11 @@ fn collect_batches(
         .map(|f| Slot::new(f.name(), f.data_type()))
         .collect();
     let mut nrows = 0;
+    let mut held = 0u64;
     for batch in batches {
         let batch = batch.map_err(&bad)?;
         for (slot, array) in slots.iter_mut().zip(batch.columns()) {
-            slot.push(array.as_ref(), nrows);
+            held = held.saturating_add(slot.push(array.as_ref(), nrows, budget.saturating_sub(held)));
         }
         nrows += batch.num_rows();
     }
@@ -674,7 +717,7 @@ fn collect_batches(
     })
 }
 
-fn read_ipc(mut file: File, shown: &str, columns: Option<&[&str]>) -> Result<Table> {
+fn read_ipc(mut file: File, shown: &str, columns: Option<&[&str]>, budget: u64) -> Result<Table> {
     use arrow_ipc::reader::{FileReader, StreamReader};
     let bad = |e: ArrowError| err!("{shown}: not a valid Feather/Arrow IPC file ({e})");
     let mut magic = [0u8; 6];
@@ -684,8 +727,8 @@ fn read_ipc(mut file: File, shown: &str, columns: Option<&[&str]>) -> Result<Tab
             "{shown}: Feather v1 file, which is not supported; rewrite it as Feather v2 (pyarrow.feather.write_feather)"
         );
     }
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| err!("{shown}: cannot read ({e})"))?;
+    let project = |s: &Schema| projection(shown, &field_names(s), columns);
+    declared::check_ipc(&mut file, shown, &magic[..n] == b"ARROW1", &project, budget)?;
     // A second handle to reopen with a projection once the schema is known.
     let mut again = file.try_clone().map_err(|e| err!("{shown}: cannot read ({e})"))?;
     let rewind = move || {
@@ -697,22 +740,22 @@ fn read_ipc(mut file: File, shown: &str, columns: Option<&[&str]>) -> Result<Tab
     if &magic[..n] == b"ARROW1" {
         let reader = FileReader::try_new_buffered(file, None).map_err(bad)?;
         let Some(idx) = projection(shown, &field_names(&reader.schema()), columns)? else {
-            return collect_batches(shown, &reader.schema(), reader, bad);
+            return collect_batches(shown, &reader.schema(), reader, bad, budget);
         };
         // The schema lives in the footer, so reopening to project is cheap
         // and spares decompressing unwanted columns.
         drop(reader);
         let reader = FileReader::try_new_buffered(rewind()?, Some(idx)).map_err(bad)?;
-        collect_batches(shown, &reader.schema(), reader, bad)
+        collect_batches(shown, &reader.schema(), reader, bad, budget)
     } else {
         // Some `.arrow` files are IPC streams (no footer, no magic).
         let reader = StreamReader::try_new_buffered(file, None).map_err(bad)?;
         let Some(idx) = projection(shown, &field_names(&reader.schema()), columns)? else {
-            return collect_batches(shown, &reader.schema(), reader, bad);
+            return collect_batches(shown, &reader.schema(), reader, bad, budget);
         };
         drop(reader);
         let reader = StreamReader::try_new_buffered(rewind()?, Some(idx)).map_err(bad)?;
-        collect_batches(shown, &reader.schema(), reader, bad)
+        collect_batches(shown, &reader.schema(), reader, bad, budget)
     }
 }
 
@@ -728,20 +771,32 @@ fn read_prefix(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn read_parquet(file: File, shown: &str, columns: Option<&[&str]>) -> Result<Table> {
+fn read_parquet(file: File, shown: &str, columns: Option<&[&str]>, budget: u64) -> Result<Table> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use parquet::arrow::ProjectionMask;
     let bad_pq = |e: parquet::errors::ParquetError| err!("{shown}: not a valid Parquet file ({e})");
     let bad = |e: ArrowError| err!("{shown}: not a valid Parquet file ({e})");
+    let again = file.try_clone().map_err(|e| err!("{shown}: cannot read ({e})"))?;
     let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(bad_pq)?;
-    if let Some(idx) = projection(shown, &field_names(builder.schema()), columns)? {
-        // Arrow's top-level fields are the Parquet schema's root columns.
+    let idx = projection(shown, &field_names(builder.schema()), columns)?;
+    // Arrow's top-level fields are the Parquet schema's root columns; the
+    // metadata describes leaves.
+    let pq = builder.parquet_schema();
+    let roots: Vec<usize> = (0..pq.num_columns()).map(|leaf| pq.get_column_root_idx(leaf)).collect();
+    let fields = builder.schema().fields();
+    let widths: Vec<u64> = roots
+        .iter()
+        .map(|&r| fields.get(r).map_or(0, |f| declared::held_width(f.data_type())))
+        .collect();
+    let leaves: Option<Vec<bool>> = idx.as_ref().map(|idx| roots.iter().map(|r| idx.contains(r)).collect());
+    declared::check_parquet(&again, shown, builder.metadata(), &widths, leaves.as_deref(), budget)?;
+    if let Some(idx) = idx {
         let mask = ProjectionMask::roots(builder.parquet_schema(), idx);
         builder = builder.with_projection(mask);
     }
     let reader = builder.with_batch_size(PARQUET_BATCH_ROWS).build().map_err(bad_pq)?;
     let schema = reader.schema();
-    collect_batches(shown, &schema, reader, bad)
+    collect_batches(shown, &schema, reader, bad, budget)
 }
 
 fn read_csv(file: File, shown: &str, columns: Option<&[&str]>) -> Result<Table> {
@@ -1065,6 +1120,125 @@ mod tests {
             assert_eq!(t.names(), ["post", "flag"]);
             assert_eq!(t.ids("post").unwrap()[2], 4_000_000_001);
             assert!(!t.bools("flag").unwrap()[3]);
+        }
+    }
+
+    #[test]
+    fn declared_size_is_checked_against_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (compression, stream)) in [
+            (None, false),
+            (Some(CompressionType::LZ4_FRAME), false),
+            (Some(CompressionType::ZSTD), false),
+            (None, true),
+            (Some(CompressionType::ZSTD), true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let p = dir.path().join(format!("t{i}.feather"));
+            write_ipc(&p, compression, stream);
+            check_sample(&Table::read_with_budget(&p, None, 1 << 20).unwrap());
+            let e = Table::read_with_budget(&p, None, 500).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{}: declares ", p.display()))
+                    && e.contains("bytes once decoded, over the table budget of 500 bytes; if the file is genuine, raise it with RATENET_MAX_TABLE_BYTES=<bytes>"),
+                "{e}"
+            );
+            // Only the projected columns count: two Int16 columns of six rows.
+            let t = Table::read_with_budget(&p, Some(&["pre", "post"]), 500).unwrap();
+            assert_eq!(t.ids("pre").unwrap(), vec![-1, 1, 9, 11, 19, 21]);
+        }
+    }
+
+    #[test]
+    fn dictionary_expansion_is_bounded() {
+        // 1000 one-byte keys naming one 1 MiB string: 1 GiB once expanded.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("dict.feather");
+        let long = "x".repeat(1 << 20);
+        let cat = DictionaryArray::<Int8Type>::try_new(
+            Int8Array::from(vec![0; 1000]),
+            Arc::new(StringArray::from(vec![long.as_str()])),
+        )
+        .unwrap();
+        let batch = RecordBatch::try_from_iter([("cat", Arc::new(cat) as ArrayRef)]).unwrap();
+        let mut w = FileWriter::try_new(File::create(&p).unwrap(), &batch.schema()).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        let e = Table::read_with_budget(&p, Some(&["cat"]), 64 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!(
+                "{}: column 'cat' has dictionary strings of 1048600000 bytes (1000.0 MiB) once expanded, over the ",
+                p.display()
+            )),
+            "{e}"
+        );
+        let t = Table::read_with_budget(&p, Some(&["cat"]), 2 << 30).unwrap();
+        assert_eq!(t.strings("cat").unwrap()[999], long);
+    }
+
+    #[test]
+    fn parquet_declared_size_and_pages() {
+        use parquet::file::properties::WriterProperties;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("many_pages.parquet");
+        let n = 10_000i64;
+        let batch = RecordBatch::try_from_iter([
+            ("id", Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef),
+            (
+                "size",
+                Arc::new(Float32Array::from_iter_values((0..n).map(|i| i as f32))) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        for compression in [
+            parquet::basic::Compression::UNCOMPRESSED,
+            parquet::basic::Compression::SNAPPY,
+        ] {
+            let props = WriterProperties::builder()
+                .set_compression(compression)
+                .set_data_page_row_count_limit(1000)
+                .set_write_batch_size(500)
+                .set_max_row_group_row_count(Some(6000))
+                .build();
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(File::create(&p).unwrap(), batch.schema(), Some(props)).unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+            let t = Table::read_with_budget(&p, None, 1 << 20).unwrap();
+            assert_eq!(t.ids("id").unwrap(), (0..n).collect::<Vec<_>>());
+            // The page walk sees every page and value the writer wrote.
+            let r = parquet::file::reader::SerializedFileReader::new(File::open(&p).unwrap()).unwrap();
+            use parquet::file::reader::FileReader as _;
+            let meta = r.metadata();
+            assert_eq!(meta.num_row_groups(), 2);
+            let f = File::open(&p).unwrap();
+            let mut values = 0;
+            for rg in meta.row_groups() {
+                for col in rg.columns() {
+                    let (start, len) = col.byte_range();
+                    let pages = declared::walk_pages(&f, start, len).unwrap();
+                    assert!(pages.count > 3, "{pages:?}");
+                    assert!(pages.uncompressed > 0);
+                    values += pages.values;
+                }
+            }
+            assert_eq!(values, 2 * n as u64);
+            // 10 000 rows of two 9-byte columns (value, mask byte) alone are
+            // 180 000 bytes; one column is half.
+            let e = Table::read_with_budget(&p, None, 150_000).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("{}: declares ", p.display()))
+                    && e.contains("over the table budget of 150000 bytes"),
+                "{e}"
+            );
+            assert_eq!(
+                Table::read_with_budget(&p, Some(&["size"]), 150_000).unwrap().nrows(),
+                10_000
+            );
         }
     }
 
