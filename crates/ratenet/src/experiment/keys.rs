@@ -1054,7 +1054,7 @@ pub fn text_table(prefix: Option<&str>) -> String {
         .collect();
     // Columns as wide as their cells, but a few very long cells (the course
     // URLs) overflow rather than widen every line.
-    const CAP: usize = 36;
+    const CAP: usize = 48;
     let width = |c: usize| {
         rows.iter()
             .map(|r| r[c].chars().count())
