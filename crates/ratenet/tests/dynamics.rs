@@ -122,7 +122,10 @@ fn early_stop_keeps_every_answer_of_the_examples() {
             ),
             _ => (syn.clone(), cells.clone()),
         };
-        let sets = [format!("data.synapses={}", s.display()), format!("data.cells={}", c.display())];
+        let sets = [
+            format!("data.synapses={}", s.display()),
+            format!("data.cells={}", c.display()),
+        ];
         let spec = Spec::load(&path, &sets).unwrap();
         let seeds: Vec<u64> = spec.sweep.seeds.iter().copied().take(3).collect();
         n += same_answer_as_full_runs(&spec, &seeds).0;
