@@ -340,6 +340,28 @@ pub(crate) fn chart<'a, DB: DrawingBackend>(
     Ok(chart)
 }
 
+/// The plotting area of a figure whose legend stands to the right of its
+/// chart (below a 40-px title band), and the margins that leave room for
+/// `y`'s tick labels; the legend goes at the chart's top right corner.
+pub(crate) fn beside_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    sc: Sc,
+    y: &Axis,
+    entries: &[(Glyph, String)],
+) -> (DrawingArea<DB, Shift>, Margins) {
+    let body = root.margin(sc.px(40.0), 0, 0, 0);
+    let legend = legend_size(&body, sc, entries);
+    let (w, _) = body.dim_in_pixel();
+    let (area, _) = body.split_horizontally(w as i32 - legend.0 - sc.px(24.0));
+    let margins = Margins {
+        top: 12.0,
+        right: 14.0,
+        left: needed_left(&area, sc, y) as f64 / sc.s,
+        bottom: 58.0,
+    };
+    (area, margins)
+}
+
 /// Left margin (backend pixels) that fits `y`'s tick labels and rotated
 /// description, so panels with wide labels do not clip them.
 pub(crate) fn needed_left<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, sc: Sc, y: &Axis) -> i32 {

@@ -7,7 +7,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::canvas::{self, Axis, Figure, Glyph, Margins, Raster};
+use crate::canvas::{self, Axis, Figure, Glyph, Raster};
 use crate::distributions::ordered_conditions;
 use crate::error::PlotError;
 use crate::style::{cond_color, padded, Sc, MUTED};
@@ -59,16 +59,7 @@ impl Figure for Decay {
             .map(|(i, n)| (Glyph::Dot(cond_color(i)), n.clone()))
             .collect();
         entries.push((Glyph::Line(MUTED, 1.2, 1.0), "measured = predicted".into()));
-        let body = root.margin(sc.px(40.0), 0, 0, 0);
-        let legend = canvas::legend_size(&body, sc, &entries);
-        let (w, _) = body.dim_in_pixel();
-        let (plot_area, _) = body.split_horizontally(w as i32 - legend.0 - sc.px(24.0));
-        let margins = Margins {
-            top: 12.0,
-            right: 14.0,
-            left: canvas::needed_left(&plot_area, sc, &y) as f64 / sc.s,
-            bottom: 58.0,
-        };
+        let (plot_area, margins) = canvas::beside_legend(root, sc, &y, &entries);
         let chart = canvas::chart(&plot_area, sc, &x, &y, margins, (true, true))?;
         let pa = chart.plotting_area();
         pa.draw(&PathElement::new(

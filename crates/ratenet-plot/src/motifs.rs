@@ -10,7 +10,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::canvas::{self, Axis, Figure, Glyph, Margins, Raster};
+use crate::canvas::{self, Axis, Figure, Glyph, Raster};
 use crate::error::PlotError;
 use crate::stats;
 use crate::style::{cond_color, typographic_minus, Sc, BAND, GRID, INK, MUTED};
@@ -122,16 +122,7 @@ impl Figure for Motifs {
         if undefined {
             entries.push((Glyph::HollowTri(MUTED), "z undefined (null sd 0)".into()));
         }
-        let body = root.margin(sc.px(40.0), 0, 0, 0);
-        let legend = canvas::legend_size(&body, sc, &entries);
-        let (w, _) = body.dim_in_pixel();
-        let (plot_area, _) = body.split_horizontally(w as i32 - legend.0 - sc.px(24.0));
-        let margins = Margins {
-            top: 12.0,
-            right: 14.0,
-            left: canvas::needed_left(&plot_area, sc, &y) as f64 / sc.s,
-            bottom: 58.0,
-        };
+        let (plot_area, margins) = canvas::beside_legend(root, sc, &y, &entries);
         let chart = canvas::chart(&plot_area, sc, &x, &y, margins, (true, false))?;
         let pa = chart.plotting_area();
         let rows = self.motifs.len() as f64;
