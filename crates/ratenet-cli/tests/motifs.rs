@@ -160,6 +160,25 @@ fn default_nulls_show_reciprocal_over_representation() {
     }
 }
 
+/// `null_models.swaps_per_edge` reaches the motif ensembles: with no swap
+/// attempt, every degree-preserving member is the observed matrix.
+#[test]
+fn swaps_per_edge_reaches_the_ensembles() {
+    let rows = table(&motifs_ex3(&[
+        "--nulls",
+        "degree_preserving",
+        "--seeds",
+        "0-2",
+        "--set",
+        "null_models.swaps_per_edge=0",
+    ]));
+    assert_eq!(rows.len(), 17);
+    for r in &rows {
+        assert_eq!(r[2], r[3], "null mean = observed: {r:?}");
+        assert_eq!((r[4].as_str(), r[5].as_str(), r[6].as_str()), ("0", "", "1"), "{r:?}");
+    }
+}
+
 #[test]
 fn with_out_the_table_and_the_figure_are_written() {
     let dir = tempfile::tempdir().unwrap();

@@ -445,8 +445,7 @@ impl Experiment {
         experiment::MotifSpec::resolve(&nulls, key)?;
         let (pool, _) = thread_pool(opts.threads)?;
         let c = self.loaded()?.ok_or_else(|| err!("motifs: no connectome loaded"))?;
-        let (rng, swaps) = (self.spec.network.rng, self.spec.null_models.swaps_per_edge);
-        let stats = pool.install(|| report::motif_stats(&c.ee(), &nulls, key, &seeds, rng, swaps))?;
+        let stats = pool.install(|| report::motif_stats(&c.ee(), &nulls, key, &seeds, &self.spec))?;
         let figure = match opts.out {
             Some(dir) => pool
                 .install(|| report::write_motifs(&stats, &seeds, dir, true))?

@@ -416,24 +416,24 @@ pub const MOTIFS_HEADER: [&str; 7] = ["motif", "null", "observed", "null_mean", 
 /// Motif statistics of the E–E matrix `m` (pre × post) against each null
 /// model named in `nulls` (as written; `key` names them in errors), over
 /// `seeds`: one [`MotifStat`] per null and motif, in that order
-/// ([`crate::analysis::motifs::motif_stats`]); edge-swap null models make
-/// `swaps_per_edge` attempts per edge (`null_models.swaps_per_edge`).
+/// ([`crate::analysis::motifs::motif_stats`]); `spec` gives the random
+/// streams (`network.rng`) and the null models' settings (`[null_models]`).
 pub fn motif_stats(
     m: &crate::matrix::Csr,
     nulls: &[String],
     key: &str,
     seeds: &[u64],
-    rng: crate::network::RngMode,
-    swaps_per_edge: f64,
+    spec: &Spec,
 ) -> Result<Vec<MotifStat>> {
     if seeds.is_empty() {
         return Err(err!("{key}: no seeds"));
     }
+    let swaps = spec.null_models.swaps_per_edge;
     let chains: Vec<(String, Vec<crate::network::NullModel>)> = experiment::MotifSpec::resolve(nulls, key)?
         .into_iter()
-        .map(|(label, null)| (label, vec![null.with_swaps_per_edge(swaps_per_edge)]))
+        .map(|(label, null)| (label, vec![null.with_swaps_per_edge(swaps)]))
         .collect();
-    crate::analysis::motifs::motif_stats(m, &chains, seeds, rng)
+    crate::analysis::motifs::motif_stats(m, &chains, seeds, spec.network.rng)
 }
 
 /// `motifs.csv`: the header [`MOTIFS_HEADER`], then one row per statistic
@@ -519,9 +519,7 @@ fn motifs_of_spec(spec: &Spec, plan: &Plan, connectomes: &Connectomes, dir: &Pat
     let c = connectomes
         .of(0)
         .ok_or_else(|| err!("[motifs]: no observed E–E matrix"))?;
-    let first = &plan.points[0].spec;
-    let (rng, swaps) = (first.network.rng, first.null_models.swaps_per_edge);
-    let stats = motif_stats(&c.ee(), &ms.nulls, "motifs.nulls", &ms.seeds, rng, swaps)?;
+    let stats = motif_stats(&c.ee(), &ms.nulls, "motifs.nulls", &ms.seeds, &plan.points[0].spec)?;
     write_motifs(&stats, &ms.seeds, dir, spec.output.figures)
 }
 

@@ -655,8 +655,10 @@ pub struct Certificate {
 
 /// How many recent E–E blocks [`Certificate::shared`] remembers.
 const MEMO_LEN: usize = 32;
-/// The largest block [`Certificate::shared`] remembers (entries).
-pub const MEMO_MAX_NNZ: usize = 1 << 20;
+/// How many block entries [`Certificate::shared`] keeps alive at most, all
+/// remembered blocks together (about 50 MB): a long-lived process (a Python
+/// session) does not hold on to large networks.
+pub const MEMO_MAX_NNZ: usize = 1 << 22;
 
 /// Recent blocks and their certificates, oldest first.
 type Memo = Vec<(u64, Arc<Csr>, Arc<Certificate>)>;
@@ -747,9 +749,9 @@ impl Certificate {
     /// observed network, every point of a sweep over other keys) but not
     /// always the same allocation, so recent blocks are remembered by
     /// content (a hash, then equality). A certificate is a function of the
-    /// block alone, so this changes no result. Blocks above
-    /// [`MEMO_MAX_NNZ`] entries are not remembered (their power iteration
-    /// is small next to a run on them).
+    /// block alone, so this changes no result. The oldest blocks are
+    /// forgotten beyond [`MEMO_MAX_NNZ`] entries in all; a larger block is
+    /// not remembered (its power iteration is small next to a run on it).
     pub fn shared(w_ee: &Arc<Csr>) -> Arc<Certificate> {
         if w_ee.nnz() > MEMO_MAX_NNZ {
             return Arc::new(Certificate::new(w_ee));
@@ -766,8 +768,9 @@ impl Certificate {
         }
         let c = Arc::new(Certificate::new(w_ee));
         let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
-        if memo.len() >= MEMO_LEN {
-            memo.remove(0);
+        let mut held: usize = memo.iter().map(|(_, m, _)| m.nnz()).sum::<usize>() + w_ee.nnz();
+        while !memo.is_empty() && (memo.len() >= MEMO_LEN || held > MEMO_MAX_NNZ) {
+            held -= memo.remove(0).1.nnz();
         }
         memo.push((hash, w_ee.clone(), c.clone()));
         c
