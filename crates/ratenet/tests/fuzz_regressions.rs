@@ -109,7 +109,7 @@ fn resource_crashes_are_refused_before_decoding() {
     const SYNAPSE: &[&str] = &["pre_pt_root_id", "post_pt_root_id", "size"];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
     let scratch = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, Option<&[&str]>, &str); 3] = [
+    let cases: [(&str, &str, Option<&[&str]>, &str); 4] = [
         // arrow-ipc's Vec::with_capacity(7e18) for an LZ4 buffer: an abort.
         (
             "table_ipc/lz4_declared_length_7e18",
@@ -131,6 +131,15 @@ fn resource_crashes_are_refused_before_decoding() {
             "parquet",
             None,
             "not a valid Parquet file (row group 0, column 0: page at byte 77 declares -25 bytes compressed, 16 uncompressed, 12 values)",
+        ),
+        // Over 10 s in parquet's footer decoder, skipping lists that
+        // declare 2^31 elements in a footer of a few KB: refused by the
+        // footer walk, whose every element takes a byte.
+        (
+            "table_parquet/footer_list_2e31",
+            "parquet",
+            None,
+            "not a valid Parquet file (footer metadata at byte 2619: runs past the footer's end)",
         ),
     ];
     for (input, ext, columns, expected) in cases {

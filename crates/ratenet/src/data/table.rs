@@ -777,6 +777,7 @@ fn read_parquet(file: File, shown: &str, columns: Option<&[&str]>, budget: u64) 
     let bad_pq = |e: parquet::errors::ParquetError| err!("{shown}: not a valid Parquet file ({e})");
     let bad = |e: ArrowError| err!("{shown}: not a valid Parquet file ({e})");
     let again = file.try_clone().map_err(|e| err!("{shown}: cannot read ({e})"))?;
+    declared::check_parquet_footer(&again).map_err(|why| err!("{shown}: not a valid Parquet file ({why})"))?;
     let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(bad_pq)?;
     let idx = projection(shown, &field_names(builder.schema()), columns)?;
     // Arrow's top-level fields are the Parquet schema's root columns; the
