@@ -12,6 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
+use crate::bitmap::Bitmap;
 use crate::error::{io_err, PlotError};
 use crate::style::{anchored, ensure_fonts, Sc, BAND, GRID, INK, MUTED, TICK_PX};
 
@@ -54,7 +55,7 @@ pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), Plo
     let (bw, bh) = (w * SUPERSAMPLE, h * SUPERSAMPLE);
     let mut big = vec![255u8; (bw * bh * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut big, (bw, bh)).into_drawing_area();
+        let root = Bitmap(BitMapBackend::with_buffer(&mut big, (bw, bh))).into_drawing_area();
         root.fill(&WHITE)?;
         fig.draw(
             &root,

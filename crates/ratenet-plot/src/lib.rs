@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+mod bitmap;
 mod canvas;
 mod decay;
 mod distributions;

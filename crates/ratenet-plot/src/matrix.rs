@@ -162,20 +162,25 @@ impl Figure for Heatmap<'_> {
             });
         } else {
             // Per-pixel nearest-neighbour lookup: exact cell boundaries and
-            // no per-cell rectangles, whatever n is.
+            // no per-cell rectangles, whatever n is; the pixels are blitted
+            // as one image (opaque colours, so the same bytes as drawing
+            // them one by one, at a fraction of the cost).
             // Zero cells (most of a connectome) share one colour, computed once.
-            let screen = chart.plotting_area().use_screen_coord();
             let (pw, ph) = (r.w().max(1) as usize, r.h().max(1) as usize);
             let zero = cmap(0.0, vmax);
             let cols: Vec<usize> = (0..pw).map(|px| (px * self.n / pw).min(self.n - 1)).collect();
+            let mut rgb = Vec::with_capacity(pw * ph * 3);
             for py in 0..ph {
                 let row = (py * self.n / ph).min(self.n - 1);
-                for (px, &col) in cols.iter().enumerate() {
+                for &col in &cols {
                     let v = self.cell(row, col);
                     let c = if v == 0.0 { zero } else { cmap(v, vmax) };
-                    screen.draw_pixel((r.x0 + px as i32, r.y0 + py as i32), &c)?;
+                    rgb.extend_from_slice(&[c.0, c.1, c.2]);
                 }
             }
+            let image = BitMapElement::with_owned_buffer((r.x0, r.y0), (pw as u32, ph as u32), rgb)
+                .ok_or_else(|| PlotError::new("heatmap raster of the wrong size"))?;
+            chart.plotting_area().use_screen_coord().draw(&image)?;
         }
         canvas::frame(&chart, sc)?;
 

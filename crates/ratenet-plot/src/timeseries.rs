@@ -31,6 +31,22 @@ struct Series<'a> {
     exc_mean: Segments,
     inh_mean: Segments,
     stimulus: Segments,
+    /// What both passes share, found once: scanning every trace for the
+    /// axes' ranges costs as much as drawing them.
+    layout: Layout,
+}
+
+/// The axes, return time, baseline and stimulus onset of a figure.
+struct Layout {
+    tlo: f64,
+    thi: f64,
+    x: Axis,
+    y1: Axis,
+    y2: Axis,
+    y3: Axis,
+    ret: Option<(f64, f64)>,
+    base: Option<f64>,
+    onset: Option<f64>,
 }
 
 /// See [`crate::time_series`].
@@ -43,8 +59,44 @@ pub(crate) fn time_series(dir: &Path, stem: &str, ts: &TimeSeries) -> Result<(),
         exc_mean: decimated_segments(&ts.t, &ts.exc_mean, BUCKETS),
         inh_mean: decimated_segments(&ts.t, &ts.inh_mean, BUCKETS),
         stimulus: decimated_segments(&ts.t, &ts.stimulus, BUCKETS),
+        layout: Layout::of(ts),
     };
     canvas::save(dir, stem, &series)
+}
+
+impl Layout {
+    fn of(ts: &TimeSeries) -> Layout {
+        let (tlo, thi) = match stats::finite_range([ts.t.as_slice()]) {
+            Some((a, b)) if b > a => (a, b),
+            Some((a, _)) => (a - 0.5, a + 0.5),
+            None => (0.0, 1.0),
+        };
+        let x = Axis::numeric(tlo, thi, "time (s)", 8);
+        let onset = onset(ts);
+        let ret = ret(ts);
+        let base = ret.and_then(|(t, _)| baseline(ts, onset, t));
+
+        let mut exc_series: Vec<&[f64]> = ts.exc.iter().map(Vec::as_slice).collect();
+        exc_series.push(&ts.exc_mean);
+        let base_slice = base.map(|b| vec![b]).unwrap_or_default();
+        exc_series.push(&base_slice);
+        let y1 = y_axis(exc_series, "rate (a.u.)");
+        let mut inh_series: Vec<&[f64]> = ts.inh.iter().map(Vec::as_slice).collect();
+        inh_series.push(&ts.inh_mean);
+        let y2 = y_axis(inh_series, "rate (a.u.)");
+        let y3 = y_axis([ts.stimulus.as_slice()], "stimulus");
+        Layout {
+            tlo,
+            thi,
+            x,
+            y1,
+            y2,
+            y3,
+            ret,
+            base,
+            onset,
+        }
+    }
 }
 
 /// Stimulus on-period shading: a faint tint of the palette orange,
@@ -53,57 +105,52 @@ fn stim_tint() -> RGBAColor {
     cond_color(1).mix(0.13)
 }
 
-impl Series<'_> {
-    /// First time the stimulus departs from its initial value.
-    fn onset(&self) -> Option<f64> {
-        let ts = self.ts;
-        let n = ts.t.len().min(ts.stimulus.len());
-        let first = (0..n).find(|&i| ts.stimulus[i].is_finite())?;
-        let s0 = ts.stimulus[first];
-        let scale = ts
-            .stimulus
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold(0.0f64, |m, v| m.max(v.abs()))
-            .max(1e-300);
-        (first..n)
-            .find(|&i| ts.stimulus[i].is_finite() && (ts.stimulus[i] - s0).abs() > 1e-9 * scale)
-            .map(|i| ts.t[i])
-            .filter(|t| t.is_finite())
-    }
+/// First time the stimulus departs from its initial value.
+fn onset(ts: &TimeSeries) -> Option<f64> {
+    let n = ts.t.len().min(ts.stimulus.len());
+    let first = (0..n).find(|&i| ts.stimulus[i].is_finite())?;
+    let s0 = ts.stimulus[first];
+    let scale = ts
+        .stimulus
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(1e-300);
+    (first..n)
+        .find(|&i| ts.stimulus[i].is_finite() && (ts.stimulus[i] - s0).abs() > 1e-9 * scale)
+        .map(|i| ts.t[i])
+        .filter(|t| t.is_finite())
+}
 
-    /// Return time and ΔT, each derived from the other when only one is given.
-    fn ret(&self) -> Option<(f64, f64)> {
-        let ts = self.ts;
-        let end = ts.stimulus_end;
-        match (ts.t_return, ts.delta_t) {
-            (Some(t), Some(d)) if t.is_finite() && d.is_finite() => Some((t, d)),
-            (Some(t), _) if t.is_finite() && end.is_finite() => Some((t, t - end)),
-            (_, Some(d)) if d.is_finite() && end.is_finite() => Some((end + d, d)),
-            _ => None,
-        }
+/// Return time and ΔT, each derived from the other when only one is given.
+fn ret(ts: &TimeSeries) -> Option<(f64, f64)> {
+    let end = ts.stimulus_end;
+    match (ts.t_return, ts.delta_t) {
+        (Some(t), Some(d)) if t.is_finite() && d.is_finite() => Some((t, d)),
+        (Some(t), _) if t.is_finite() && end.is_finite() => Some((t, t - end)),
+        (_, Some(d)) if d.is_finite() && end.is_finite() => Some((end + d, d)),
+        _ => None,
     }
+}
 
-    /// Baseline level of the excitatory mean: its average before stimulus
-    /// onset, or its value at the return time when there is no pre-stimulus
-    /// period.
-    fn baseline(&self, t_ret: f64) -> Option<f64> {
-        let ts = self.ts;
-        let n = ts.t.len().min(ts.exc_mean.len());
-        if let Some(on) = self.onset() {
-            let pre: Vec<f64> = (0..n)
-                .filter(|&i| ts.t[i] < on && ts.exc_mean[i].is_finite())
-                .map(|i| ts.exc_mean[i])
-                .collect();
-            if let Some((m, _)) = stats::mean_sd(&pre) {
-                return Some(m);
-            }
-        }
-        (0..n)
-            .filter(|&i| ts.exc_mean[i].is_finite() && ts.t[i].is_finite())
-            .min_by(|&a, &b| (ts.t[a] - t_ret).abs().total_cmp(&(ts.t[b] - t_ret).abs()))
+/// Baseline level of the excitatory mean: its average before stimulus
+/// onset, or its value at the return time when there is no pre-stimulus
+/// period.
+fn baseline(ts: &TimeSeries, onset: Option<f64>, t_ret: f64) -> Option<f64> {
+    let n = ts.t.len().min(ts.exc_mean.len());
+    if let Some(on) = onset {
+        let pre: Vec<f64> = (0..n)
+            .filter(|&i| ts.t[i] < on && ts.exc_mean[i].is_finite())
             .map(|i| ts.exc_mean[i])
+            .collect();
+        if let Some((m, _)) = stats::mean_sd(&pre) {
+            return Some(m);
+        }
     }
+    (0..n)
+        .filter(|&i| ts.exc_mean[i].is_finite() && ts.t[i].is_finite())
+        .min_by(|&a, &b| (ts.t[a] - t_ret).abs().total_cmp(&(ts.t[b] - t_ret).abs()))
+        .map(|i| ts.exc_mean[i])
 }
 
 /// Draws traces (faint) and a mean (bold) and returns sampled pixel
@@ -172,25 +219,18 @@ impl Figure for Series<'_> {
             ts.title.as_str()
         };
         canvas::title(root, sc, title, 22.0)?;
-
-        let (tlo, thi) = match stats::finite_range([ts.t.as_slice()]) {
-            Some((a, b)) if b > a => (a, b),
-            Some((a, _)) => (a - 0.5, a + 0.5),
-            None => (0.0, 1.0),
-        };
-        let x = Axis::numeric(tlo, thi, "time (s)", 8);
-        let ret = self.ret();
-        let base = ret.and_then(|(t, _)| self.baseline(t));
-
-        let mut exc_series: Vec<&[f64]> = ts.exc.iter().map(Vec::as_slice).collect();
-        exc_series.push(&ts.exc_mean);
-        let base_slice = base.map(|b| vec![b]).unwrap_or_default();
-        exc_series.push(&base_slice);
-        let y1 = y_axis(exc_series, "rate (a.u.)");
-        let mut inh_series: Vec<&[f64]> = ts.inh.iter().map(Vec::as_slice).collect();
-        inh_series.push(&ts.inh_mean);
-        let y2 = y_axis(inh_series, "rate (a.u.)");
-        let y3 = y_axis([ts.stimulus.as_slice()], "stimulus");
+        let Layout {
+            tlo,
+            thi,
+            x,
+            y1,
+            y2,
+            y3,
+            ret,
+            base,
+            onset,
+        } = &self.layout;
+        let (tlo, thi, ret, base) = (*tlo, *thi, *ret, *base);
 
         let body = root.margin(sc.px(40.0), 0, 0, 0);
         let left = [&y1, &y2, &y3]
@@ -211,8 +251,7 @@ impl Figure for Series<'_> {
             bottom,
         };
         let hidden = x.clone().without_labels();
-        let stim_span = self
-            .onset()
+        let stim_span = onset
             .filter(|on| ts.stimulus_end.is_finite() && *on < ts.stimulus_end)
             .map(|on| (on.max(tlo), ts.stimulus_end.min(thi)));
 
@@ -220,7 +259,7 @@ impl Figure for Series<'_> {
         let inh_color = cond_color(3);
 
         // Panel 1: excitatory rates and the ΔT marker.
-        let c1 = canvas::chart(&p1, sc, &hidden, &y1, m(14.0), (false, true))?;
+        let c1 = canvas::chart(&p1, sc, &hidden, y1, m(14.0), (false, true))?;
         if let Some(span) = stim_span {
             canvas::tinted_band(&c1, span, (y1.lo, y1.hi), stim_tint())?;
         }
@@ -250,7 +289,7 @@ impl Figure for Series<'_> {
         canvas::frame(&c1, sc)?;
 
         // Panel 2: inhibitory rates.
-        let c2 = canvas::chart(&p2, sc, &hidden, &y2, m(14.0), (false, true))?;
+        let c2 = canvas::chart(&p2, sc, &hidden, y2, m(14.0), (false, true))?;
         if let Some(span) = stim_span {
             canvas::tinted_band(&c2, span, (y2.lo, y2.hi), stim_tint())?;
         }
@@ -270,7 +309,7 @@ impl Figure for Series<'_> {
         canvas::frame(&c2, sc)?;
 
         // Panel 3: stimulus.
-        let c3 = canvas::chart(&p3, sc, &x, &y3, m(58.0), (false, true))?;
+        let c3 = canvas::chart(&p3, sc, x, y3, m(58.0), (false, true))?;
         if let Some(span) = stim_span {
             canvas::tinted_band(&c3, span, (y3.lo, y3.hi), stim_tint())?;
         }

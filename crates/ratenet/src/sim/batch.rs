@@ -137,7 +137,6 @@ fn engine<T: Transfer, I: Integrator>(job: &Job, f: T, method: I) -> Vec<Respons
     // the run alone has no term): lanes leave nesting once one is not. That
     // holds for traced lanes too, which run on to t_max.
     let mut st = State::new(lanes, (0..lanes.len()).collect(), n, n_exc, true, I::BUFFERS);
-    let mut lane_r = vec![0.0; n];
     let n_target = schedule.n_target.min(n_exc);
     let avx2 = has_avx2();
     let quiet_until = if sim.transfer.fixes_zero() {
@@ -184,10 +183,7 @@ fn engine<T: Transfer, I: Integrator>(job: &Job, f: T, method: I) -> Vec<Respons
             }
             not_finite |= !sum.is_finite() || check != 0.0;
             if let Some(t) = &mut traces[lane] {
-                for (i, x) in lane_r.iter_mut().enumerate() {
-                    *x = r[i * w + b];
-                }
-                super::push_trace(t, k, &lane_r, n_exc, schedule);
+                super::push_trace(t, k, n, |i| r[i * w + b], n_exc, schedule);
                 if settled {
                     super::pad_trace(t, k + 1, schedule.steps, schedule);
                 }

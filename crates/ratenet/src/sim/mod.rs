@@ -403,7 +403,7 @@ pub fn simulate(
                     verdict = obs.settled(k);
                 }
                 if let Some(t) = &mut trace {
-                    push_trace(t, k, &r, net.n_exc, schedule);
+                    push_trace(t, k, r.len(), |i| r[i], net.n_exc, schedule);
                 }
                 if (verdict == Verdict::Decided && trace.is_none()) || k + 1 == schedule.steps {
                     break;
@@ -442,17 +442,26 @@ pub(crate) fn pad_trace(t: &mut Trace, from: usize, steps: usize, schedule: &Sch
     }
 }
 
-pub(crate) fn push_trace(t: &mut Trace, k: usize, r: &[f64], n_exc: usize, schedule: &Schedule) {
-    let n = r.len();
+/// Appends step `k` to a trace; `r(i)` is neuron `i`'s rate, so that a
+/// batch reads its lane in place (the same sums, in the same order, as a
+/// lone run's contiguous rates).
+pub(crate) fn push_trace(
+    t: &mut Trace,
+    k: usize,
+    n: usize,
+    r: impl Fn(usize) -> f64,
+    n_exc: usize,
+    schedule: &Schedule,
+) {
     t.t.push(k as f64 * schedule.dt);
-    t.exc_mean.push(r[..n_exc].iter().sum::<f64>() / n_exc as f64);
+    t.exc_mean.push((0..n_exc).map(&r).sum::<f64>() / n_exc as f64);
     t.inh_mean.push(if n > n_exc {
-        r[n_exc..].iter().sum::<f64>() / (n - n_exc) as f64
+        (n_exc..n).map(&r).sum::<f64>() / (n - n_exc) as f64
     } else {
         f64::NAN
     });
     t.stimulus.push(schedule.input(k));
     for (slot, &i) in t.rates.iter_mut().zip(&t.neurons) {
-        slot.push(r[i]);
+        slot.push(r(i));
     }
 }
