@@ -80,6 +80,28 @@ fn rectangle(v: &[BackendCoord]) -> Option<((i32, i32), (i32, i32))> {
     (v.iter().all(corner) && sides).then_some((xs, ys))
 }
 
+/// The polygon plotters' line rasterizer fills for a line `width` pixels
+/// wide (the same arithmetic: corners at ± half the width along the
+/// normal, truncated); `None` for a line too short to draw.
+fn wide_line_polygon(from: BackendCoord, to: BackendCoord, width: u32) -> Option<Vec<BackendCoord>> {
+    let v = (i64::from(to.0 - from.0), i64::from(to.1 - from.1));
+    let l = ((v.0 * v.0 + v.1 * v.1) as f64).sqrt();
+    if l < 1e-5 {
+        return None;
+    }
+    let v = (v.0 as f64 / l, v.1 as f64 / l);
+    let r = f64::from(width) / 2.0;
+    let mut trans = [(v.1 * r, -v.0 * r), (-v.1 * r, v.0 * r)];
+    let mut out = Vec::with_capacity(4);
+    for p in [from, to] {
+        for t in trans {
+            out.push(((f64::from(p.0) + t.0) as i32, (f64::from(p.1) + t.1) as i32));
+        }
+        trans.swap(0, 1);
+    }
+    Some(out)
+}
+
 impl DrawingBackend for Bitmap<'_> {
     type ErrorType = Error;
 
@@ -99,12 +121,22 @@ impl DrawingBackend for Bitmap<'_> {
         self.0.draw_pixel(point, color)
     }
 
+    /// plotters' own line, except that a wide line (a rectangle's outline,
+    /// say) whose polygon is an axis-aligned rectangle is filled directly.
     fn draw_line<S: BackendStyle>(
         &mut self,
         from: BackendCoord,
         to: BackendCoord,
         style: &S,
     ) -> Result<(), DrawingErrorKind<Error>> {
+        if style.stroke_width() > 1 && style.color().alpha != 0.0 {
+            if let Some((xs, ys)) = wide_line_polygon(from, to, style.stroke_width())
+                .as_deref()
+                .and_then(rectangle)
+            {
+                return self.fill_rect(xs, ys, style.color());
+            }
+        }
         self.0.draw_line(from, to, style)
     }
 
@@ -115,7 +147,12 @@ impl DrawingBackend for Bitmap<'_> {
         style: &S,
         fill: bool,
     ) -> Result<(), DrawingErrorKind<Error>> {
-        self.0.draw_rect(upper_left, bottom_right, style, fill)
+        if fill {
+            return self.0.draw_rect(upper_left, bottom_right, style, fill);
+        }
+        // An outline is four lines, as plotters draws it, but through
+        // this backend's lines.
+        plotters_backend::rasterizer::draw_rect(self, upper_left, bottom_right, style, fill)
     }
 
     fn blit_bitmap(&mut self, pos: BackendCoord, size: (u32, u32), src: &[u8]) -> Result<(), DrawingErrorKind<Error>> {
@@ -168,15 +205,17 @@ mod tests {
         }
     }
 
-    /// Every path drawn through [`Bitmap`] gives plotters' own pixels:
-    /// axis-aligned lines of widths 2–9 in either direction, partly or wholly
-    /// off the canvas, opaque and translucent, over earlier drawing, and
-    /// diagonal and longer paths (which go to plotters unchanged).
+    /// Every path, line and rectangle outline drawn through [`Bitmap`]
+    /// gives plotters' own pixels: axis-aligned ones of widths 2–9 in either
+    /// direction, partly or wholly off the canvas, opaque and translucent,
+    /// over earlier drawing, and diagonal and longer paths (which go to
+    /// plotters unchanged).
     #[test]
     fn same_pixels_as_plotters() {
         let (w, h) = (61u32, 47u32);
         let mut rng = Lcg(7);
         let mut rects = 0;
+        let mut wide = 0;
         for case in 0..4000 {
             let mut a = vec![255u8; (w * h * 3) as usize];
             let mut b = a.clone();
@@ -201,13 +240,28 @@ mod tests {
                 if rectangle(&polygonize(&path, style.stroke_width)).is_some() && path.len() == 2 {
                     rects += 1;
                 }
-                pa.draw_path(path.clone(), &style).unwrap();
-                pb.draw_path(path, &style).unwrap();
+                if let Some(v) = wide_line_polygon(path[0], path[1], style.stroke_width) {
+                    wide += usize::from(style.stroke_width > 1 && rectangle(&v).is_some());
+                }
+                match rng.next(3) {
+                    0 => {
+                        pa.draw_path(path.clone(), &style).unwrap();
+                        pb.draw_path(path, &style).unwrap();
+                    }
+                    1 => {
+                        pa.draw_line(path[0], path[1], &style).unwrap();
+                        pb.draw_line(path[0], path[1], &style).unwrap();
+                    }
+                    _ => {
+                        pa.draw_rect(path[0], path[1], &style, false).unwrap();
+                        pb.draw_rect(path[0], path[1], &style, false).unwrap();
+                    }
+                }
             }
             drop((pa, pb));
             assert!(a == b, "case {case}: pixels differ");
         }
-        assert!(rects > 3000, "the fast path was taken {rects} times");
+        assert!(rects > 3000 && wide > 3000, "fast paths: {rects} paths, {wide} lines");
     }
 
     #[test]

@@ -55,8 +55,8 @@ pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), Plo
     let (bw, bh) = (w * SUPERSAMPLE, h * SUPERSAMPLE);
     let mut big = vec![255u8; (bw * bh * 3) as usize];
     {
+        // Already white: the buffer starts so.
         let root = Bitmap(BitMapBackend::with_buffer(&mut big, (bw, bh))).into_drawing_area();
-        root.fill(&WHITE)?;
         fig.draw(
             &root,
             Sc {
@@ -766,11 +766,22 @@ mod tests {
 
     #[test]
     fn downsample_by_two_equals_the_box_filter() {
-        for (w, h) in [(8u32, 6u32), (9, 7), (2, 2), (31, 17)] {
+        for (w, h) in [(8u32, 6u32), (9, 7), (2, 2), (31, 17), (64, 9), (250, 40)] {
             let src: Vec<u8> = (0..w * h * 3)
                 .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
                 .collect();
             assert_eq!(downsample2(&src, w, h), downsample_box(&src, w, h, 2), "{w}×{h}");
+            // A white page with a few marks, whose runs of white take the shortcut.
+            let page: Vec<u8> = src
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| if i % 37 < 2 { v } else { 255 })
+                .collect();
+            assert_eq!(
+                downsample2(&page, w, h),
+                downsample_box(&page, w, h, 2),
+                "{w}×{h}, white"
+            );
         }
     }
 }
