@@ -289,3 +289,47 @@ fn merge_is_a_library_call() {
         merged.results_csv()
     );
 }
+
+/// The runs traced for the time series share their batch with untraced
+/// "companion" runs of the first sweep point (to fill four lanes): with a
+/// single condition, three companions. Tables with figures equal tables
+/// without them, however wide the batches, and every run is journalled once.
+#[test]
+fn runs_traced_for_figures_and_their_companions_change_no_table() {
+    let mut sets = data_sets();
+    sets.push("sweep.seeds=\"0-4\"".into());
+    let exp = experiment("examples/ex2_sweep.toml", &sets);
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = exp
+        .clone()
+        .set("output.figures", false)
+        .unwrap()
+        .run(&RunOptions {
+            out: Some(&tmp.path().join("plain")),
+            ..RunOptions::default()
+        })
+        .unwrap();
+    for batch in [1, 2, 4] {
+        let dir = tmp.path().join(format!("figures{batch}"));
+        let with = exp
+            .run(&RunOptions {
+                out: Some(&dir),
+                batch,
+                ..RunOptions::default()
+            })
+            .unwrap();
+        assert_eq!(
+            with.tables().results_csv(),
+            plain.tables().results_csv(),
+            "batch {batch}"
+        );
+        assert!(dir.join("figures/time_series_0_observed.png").exists());
+        let journal = std::fs::read_to_string(dir.join("shards/0-of-1.jsonl")).unwrap();
+        let mut indices: Vec<u64> = journal
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["index"].as_u64().unwrap())
+            .collect();
+        indices.sort_unstable();
+        assert_eq!(indices, (0..25).collect::<Vec<u64>>(), "batch {batch}");
+    }
+}

@@ -41,6 +41,12 @@ pub(crate) trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, sc: Sc) -> Result<Option<Raster>, PlotError>;
 }
 
+/// Supersampled canvases kept for the next figures: a fresh one cost as
+/// much in page faults as the drawing of a simple figure. At most
+/// [`KEPT_CANVASES`] are kept (8.6 MB each for a 900×800 figure).
+static CANVASES: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+const KEPT_CANVASES: usize = 2;
+
 /// Writes `dir/stem.png` and `dir/stem.svg`.
 pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), PlotError> {
     ensure_fonts();
@@ -53,9 +59,11 @@ pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), Plo
     let (w, h) = fig.size();
 
     let (bw, bh) = (w * SUPERSAMPLE, h * SUPERSAMPLE);
-    let mut big = vec![255u8; (bw * bh * 3) as usize];
+    let mut big = CANVASES.lock().ok().and_then(|mut c| c.pop()).unwrap_or_default();
+    big.clear();
+    big.resize((bw * bh * 3) as usize, 255);
     {
-        // Already white: the buffer starts so.
+        // Already white.
         let root = Bitmap(BitMapBackend::with_buffer(&mut big, (bw, bh))).into_drawing_area();
         fig.draw(
             &root,
@@ -67,6 +75,11 @@ pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), Plo
         root.present()?;
     }
     let small = downsample(&big, bw, bh, SUPERSAMPLE);
+    if let Ok(mut kept) = CANVASES.lock() {
+        if kept.len() < KEPT_CANVASES {
+            kept.push(big);
+        }
+    }
     let png = encode_png(&small, w, h)?;
     let png_path = dir.join(format!("{stem}.png"));
     fs::write(&png_path, png).map_err(|e| io_err("cannot write", &png_path, e))?;

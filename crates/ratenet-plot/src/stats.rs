@@ -160,13 +160,16 @@ pub(crate) fn decimated_segments(t: &[f64], v: &[f64], buckets: usize) -> Vec<Ve
             for b in 0..share {
                 let a = idx.start + b * len / share;
                 let e = (idx.start + (b + 1) * len / share).max(a + 1);
+                // The first minimum and the first maximum, values kept in
+                // registers rather than re-read at their indices.
                 let (mut imin, mut imax) = (a, a);
-                for (i, &x) in v.iter().enumerate().take(e).skip(a) {
-                    if x < v[imin] {
-                        imin = i;
+                let (mut lo, mut hi) = (v[a], v[a]);
+                for (i, &x) in (a..e).zip(&v[a..e]) {
+                    if x < lo {
+                        (lo, imin) = (x, i);
                     }
-                    if x > v[imax] {
-                        imax = i;
+                    if x > hi {
+                        (hi, imax) = (x, i);
                     }
                 }
                 let (first, second) = if imin <= imax { (imin, imax) } else { (imax, imin) };

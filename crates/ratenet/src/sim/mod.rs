@@ -403,7 +403,8 @@ pub fn simulate(
                     verdict = obs.settled(k);
                 }
                 if let Some(t) = &mut trace {
-                    push_trace(t, k, r.len(), |i| r[i], net.n_exc, schedule);
+                    let exc_sum = r[..net.n_exc].iter().fold(0.0, |a, &x| a + x);
+                    push_trace(t, k, r.len(), |i| r[i], exc_sum, net.n_exc, schedule);
                 }
                 if (verdict == Verdict::Decided && trace.is_none()) || k + 1 == schedule.steps {
                     break;
@@ -443,18 +444,19 @@ pub(crate) fn pad_trace(t: &mut Trace, from: usize, steps: usize, schedule: &Sch
 }
 
 /// Appends step `k` to a trace; `r(i)` is neuron `i`'s rate, so that a
-/// batch reads its lane in place (the same sums, in the same order, as a
-/// lone run's contiguous rates).
+/// batch reads its lane in place, and `exc_sum` the in-order sum of the
+/// excitatory rates from +0 (the observer's, which a batch has already).
 pub(crate) fn push_trace(
     t: &mut Trace,
     k: usize,
     n: usize,
     r: impl Fn(usize) -> f64,
+    exc_sum: f64,
     n_exc: usize,
     schedule: &Schedule,
 ) {
     t.t.push(k as f64 * schedule.dt);
-    t.exc_mean.push((0..n_exc).map(&r).sum::<f64>() / n_exc as f64);
+    t.exc_mean.push(exc_sum / n_exc as f64);
     t.inh_mean.push(if n > n_exc {
         (n_exc..n).map(&r).sum::<f64>() / (n - n_exc) as f64
     } else {
