@@ -15,6 +15,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 use crate::bitmap::Bitmap;
 use crate::error::{io_err, PlotError};
 use crate::style::{anchored, ensure_fonts, Sc, BAND, GRID, INK, MUTED, TICK_PX};
+use crate::svg::Svg;
 
 /// Supersampling factor of the PNG: drawn this many times larger, then
 /// box-filtered down, which gives antialiased lines and markers.
@@ -85,13 +86,15 @@ pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), Plo
     fs::write(&png_path, png).map_err(|e| io_err("cannot write", &png_path, e))?;
 
     let mut svg = String::new();
+    let lines = std::cell::RefCell::new(Vec::new());
     let raster = {
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        let root = Svg::new(SVGBackend::with_string(&mut svg, (w, h)), &lines).into_drawing_area();
         root.fill(&WHITE)?;
         let r = fig.draw(&root, Sc { s: 1.0, svg: true })?;
         root.present()?;
         r
     };
+    let mut svg = Svg::finish(svg, lines.into_inner());
     if let Some(r) = raster {
         svg = embed_raster(svg, &r)?;
     }

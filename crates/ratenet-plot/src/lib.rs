@@ -20,6 +20,7 @@ mod reciprocal;
 mod report;
 mod stats;
 mod style;
+mod svg;
 mod sweep;
 mod timeseries;
 
