@@ -169,9 +169,18 @@ impl Figure for Heatmap<'_> {
             let (pw, ph) = (r.w().max(1) as usize, r.h().max(1) as usize);
             let zero = cmap(0.0, vmax);
             let cols: Vec<usize> = (0..pw).map(|px| (px * self.n / pw).min(self.n - 1)).collect();
-            let mut rgb = Vec::with_capacity(pw * ph * 3);
+            // A pixel row showing the same matrix row as the one above it
+            // is a copy of it.
+            let mut rgb: Vec<u8> = Vec::with_capacity(pw * ph * 3);
+            let mut last = None;
             for py in 0..ph {
                 let row = (py * self.n / ph).min(self.n - 1);
+                if last == Some(row) {
+                    let start = rgb.len() - pw * 3;
+                    rgb.extend_from_within(start..);
+                    continue;
+                }
+                last = Some(row);
                 for &col in &cols {
                     let v = self.cell(row, col);
                     let c = if v == 0.0 { zero } else { cmap(v, vmax) };
