@@ -290,12 +290,11 @@ fn merge_is_a_library_call() {
     );
 }
 
-/// The runs traced for the time series share their batch with untraced
-/// "companion" runs of the first sweep point (to fill four lanes): with a
-/// single condition, three companions. Tables with figures equal tables
-/// without them, however wide the batches, and every run is journalled once.
+/// The runs traced for the time series (to t_max, their rows given to the
+/// runner) change no table: tables with figures equal tables without,
+/// however wide the batches, and every run is journalled once.
 #[test]
-fn runs_traced_for_figures_and_their_companions_change_no_table() {
+fn runs_traced_for_figures_change_no_table() {
     let mut sets = data_sets();
     sets.push("sweep.seeds=\"0-4\"".into());
     let exp = experiment("examples/ex2_sweep.toml", &sets);

@@ -298,17 +298,11 @@ impl Experiment {
             .out
             .filter(|_| spec.output.figures && shard == Shard::ALL)
             .map(|d| d.join("figures"));
-        // The time series' trace runs and their companions give their rows:
-        // the runner leaves them out.
-        let companions = match early_dir {
-            Some(_) => report::companions(spec, &plan, &|i| done.contains_key(&i), opts.batch),
-            None => vec![],
-        };
+        // The time series' trace runs give their rows: the runner leaves them out.
         let traced: Vec<usize> = match early_dir {
             Some(_) => report::traced_runs(spec, &plan)
                 .map(|r| r.index)
                 .filter(|i| !done.contains_key(i))
-                .chain(companions.iter().map(|r| r.index))
                 .collect(),
             None => vec![],
         };
@@ -334,7 +328,7 @@ impl Experiment {
                 || {
                     early_dir
                         .as_deref()
-                        .map(|fig| report::draw_early_helped(spec, &plan, &connectomes, fig, &companions, &idle))
+                        .map(|fig| report::draw_early_helped(spec, &plan, &connectomes, fig, &idle))
                         .transpose()
                 },
             )

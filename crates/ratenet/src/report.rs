@@ -142,12 +142,12 @@ fn create_dir(fig: &Path) -> Result<()> {
 /// together, alongside the other figures), and for observed networks the
 /// E–E matrix and its weight histogram.
 pub fn draw_early(spec: &Spec, plan: &Plan, connectomes: &Connectomes, fig: &Path) -> Result<Figures> {
-    Ok(draw_early_helped(spec, plan, connectomes, fig, &[], &AtomicUsize::new(0))?.figures)
+    Ok(draw_early_helped(spec, plan, connectomes, fig, &AtomicUsize::new(0))?.figures)
 }
 
 /// What [`draw_early_helped`] did: the figures, and the rows of the runs
-/// traced for the time series and of their companions (tracing changes no
-/// result, so these rows are those the runner would give).
+/// traced for the time series (tracing changes no result, so these rows are
+/// those the runner would give).
 pub(crate) struct Early {
     pub figures: Figures,
     pub rows: Vec<Row>,
@@ -162,36 +162,14 @@ pub(crate) fn traced_runs<'a>(spec: &Spec, plan: &'a Plan) -> impl Iterator<Item
     plan.runs.iter().filter(move |r| r.point == 0 && Some(r.seed) == seed)
 }
 
-/// Runs of the first sweep point that share the trace runs' batch, so that
-/// it is as wide as the runner's (`max_lanes`, at most four): with fewer
-/// conditions than that, the trace runs alone would make a narrow batch,
-/// slower per run. The next runs of the point in plan order that are not
-/// traced and not in `done`; they end at their answer, as the runner's do.
-pub(crate) fn companions<'a>(
-    spec: &Spec,
-    plan: &'a Plan,
-    done: &dyn Fn(usize) -> bool,
-    max_lanes: usize,
-) -> Vec<&'a RunId> {
-    let traced: Vec<usize> = traced_runs(spec, plan).map(|r| r.index).collect();
-    let room = max_lanes.min(4).saturating_sub(traced.len());
-    plan.runs
-        .iter()
-        .filter(|r| r.point == 0 && !traced.contains(&r.index) && !done(r.index))
-        .take(room)
-        .collect()
-}
-
-/// [`draw_early`] while the runs go on: the trace runs (with `companions`,
-/// see [`companions`]) split their steps with the threads that ran out of
-/// runs (counted in `idle`, see [`crate::experiment::runner`]), so that
-/// they do not hold up the end.
+/// [`draw_early`] while the runs go on: the trace runs split their steps
+/// with the threads that ran out of runs (counted in `idle`, see
+/// [`crate::experiment::runner`]), so that they do not hold up the end.
 pub(crate) fn draw_early_helped(
     spec: &Spec,
     plan: &Plan,
     connectomes: &Connectomes,
     fig: &Path,
-    companions: &[&RunId],
     idle: &AtomicUsize,
 ) -> Result<Early> {
     create_dir(fig)?;
@@ -242,37 +220,17 @@ pub(crate) fn draw_early_helped(
         neurons: exc.iter().chain(&inh).copied().collect(),
     };
     let conds: Vec<&experiment::Condition> = point.spec.conditions.iter().collect();
-    let runs: Vec<experiment::TracedRun> = conds
-        .iter()
-        .map(|&condition| experiment::TracedRun {
-            condition,
-            seed,
-            traced: true,
-        })
-        .chain(companions.iter().map(|r| experiment::TracedRun {
-            condition: &point.spec.conditions[r.condition],
-            seed: r.seed,
-            traced: false,
-        }))
-        .collect();
-    let (simulated, others) = rayon::join(
-        || experiment::simulate_runs_helped(&point.spec, connectome, &runs, &record, idle),
+    let (traces, others) = rayon::join(
+        || experiment::simulate_conditions_helped(&point.spec, connectome, &conds, seed, &record, idle),
         || draw_jobs(fig, jobs),
     );
-    let (mut traces, others) = (simulated?, others?);
+    let (traces, others) = (traces?, others?);
     let traced_at = std::time::Instant::now();
-    let rest = traces.split_off(conds.len().min(traces.len()));
     let rows = traced_runs(spec, plan)
         .filter_map(|r| {
             let sim = traces.get(r.condition)?;
             Some(sim.row(r.index, &conds[r.condition].name, r.seed, &point.values))
         })
-        .chain(
-            companions
-                .iter()
-                .zip(&rest)
-                .map(|(r, sim)| sim.row(r.index, &conds[r.condition].name, r.seed, &point.values)),
-        )
         .collect();
     let traces = traces.into_iter().map(|s| s.response);
     let stimulus_end = point.spec.stimulus.end.min(point.spec.simulation.t_max);

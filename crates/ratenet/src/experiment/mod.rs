@@ -403,45 +403,11 @@ pub(crate) fn simulate_conditions_helped(
     record: &Record,
     idle: &AtomicUsize,
 ) -> Result<Vec<Simulated>> {
-    let runs: Vec<TracedRun> = conditions
-        .iter()
-        .map(|&condition| TracedRun {
-            condition,
-            seed,
-            traced: record.trace,
-        })
-        .collect();
-    simulate_runs_helped(spec, connectome, &runs, record, idle)
-}
-
-/// One run of a batch that [`simulate_runs_helped`] simulates.
-pub(crate) struct TracedRun<'a> {
-    pub condition: &'a Condition,
-    pub seed: u64,
-    /// Whether the run keeps a trace (and so runs to t_max).
-    pub traced: bool,
-}
-
-/// Runs of one sweep point (`spec`), any conditions and seeds, simulated as
-/// one batch on the fast engine (the checking engine one by one when the
-/// spec asks for it); `record` says what the traced ones record. Responses
-/// in `runs` order, each equal to the run's alone bit for bit.
-pub(crate) fn simulate_runs_helped(
-    spec: &Spec,
-    connectome: Option<&Connectome>,
-    runs: &[TracedRun],
-    record: &Record,
-    idle: &AtomicUsize,
-) -> Result<Vec<Simulated>> {
     if spec.kernel != KernelChoice::Auto {
-        return runs
+        return conditions
             .iter()
-            .map(|r| {
-                let record = Record {
-                    trace: r.traced,
-                    neurons: if r.traced { record.neurons.clone() } else { vec![] },
-                };
-                let (net, response) = simulate_run(spec, connectome, r.condition, r.seed, &record)?;
+            .map(|c| {
+                let (net, response) = simulate_run(spec, connectome, c, seed, record)?;
                 Ok(Simulated {
                     n: net.n,
                     n_exc: net.n_exc,
@@ -453,18 +419,15 @@ pub(crate) fn simulate_runs_helped(
             })
             .collect();
     }
-    // Runs of one condition and seed share their E–E block: a condition is
-    // known by its place in the spec, one from elsewhere by its own lane.
-    let index = |c: &Condition| spec.conditions.iter().position(|x| std::ptr::eq(x, c));
-    let lanes: Vec<Lane> = runs
+    let lanes: Vec<Lane> = conditions
         .iter()
         .enumerate()
-        .map(|(i, r)| Lane {
+        .map(|(i, c)| Lane {
             spec,
             point: 0,
-            condition: r.condition,
-            condition_index: index(r.condition).unwrap_or(spec.conditions.len() + i),
-            seed: r.seed,
+            condition: c,
+            condition_index: i,
+            seed,
         })
         .collect();
     let parts = assemble(connectome, &lanes, &draw_random)?;
@@ -473,9 +436,8 @@ pub(crate) fn simulate_runs_helped(
     };
     let schedule = schedule_for(spec, first)?;
     let lanes: Vec<&Parts> = parts.iter().collect();
-    let traced: Vec<bool> = runs.iter().map(|r| r.traced).collect();
     let mut responses =
-        sim::batch::simulate_batch_traced(&lanes, &schedule, &spec.simulation, &spec.metric, record, &traced, idle);
+        sim::batch::simulate_batch_helped(&lanes, &schedule, &spec.simulation, &spec.metric, record, idle);
     add_network_metrics(spec, &lanes, &mut responses);
     Ok(parts
         .iter()

@@ -51,23 +51,6 @@ pub(crate) fn simulate_batch_helped(
     record: &Record,
     idle: &AtomicUsize,
 ) -> Vec<Response> {
-    let traced = vec![record.trace; lanes.len()];
-    simulate_batch_traced(lanes, schedule, sim, metric, record, &traced, idle)
-}
-
-/// [`simulate_batch_helped`] with a trace for the lanes `traced` says
-/// only: the others end as untraced runs do, so that runs traced for a
-/// figure share a batch with runs that are not.
-pub(crate) fn simulate_batch_traced(
-    lanes: &[&Parts],
-    schedule: &Schedule,
-    sim: &SimSpec,
-    metric: &MetricSpec,
-    record: &Record,
-    traced: &[bool],
-    idle: &AtomicUsize,
-) -> Vec<Response> {
-    assert_eq!(traced.len(), lanes.len(), "one trace choice per lane");
     struct ByTransfer<'a> {
         job: Job<'a>,
         method: Method,
@@ -94,7 +77,6 @@ pub(crate) fn simulate_batch_traced(
         sim,
         metric,
         record,
-        traced,
         idle,
     };
     sim.transfer.with(ByTransfer {
@@ -110,8 +92,6 @@ struct Job<'a> {
     sim: &'a SimSpec,
     metric: &'a MetricSpec,
     record: &'a Record,
-    /// Which lanes keep a trace.
-    traced: &'a [bool],
     idle: &'a AtomicUsize,
 }
 
@@ -141,11 +121,10 @@ fn engine<T: Transfer, I: Integrator>(job: &Job, f: T, method: I) -> Vec<Respons
         .map(|_| Observer::new(schedule, job.metric, n_exc, sim.stop_early))
         .collect();
     let neurons: Vec<usize> = record.neurons.iter().copied().filter(|&i| i < n).collect();
-    let mut traces: Vec<Option<Trace>> = job
-        .traced
+    let mut traces: Vec<Option<Trace>> = lanes
         .iter()
-        .map(|&traced| {
-            traced.then(|| Trace {
+        .map(|_| {
+            record.trace.then(|| Trace {
                 rates: vec![Vec::new(); neurons.len()],
                 neurons: neurons.clone(),
                 ..Default::default()
