@@ -219,18 +219,9 @@ impl Figure for Series<'_> {
             ts.title.as_str()
         };
         canvas::title(root, sc, title, 22.0)?;
-        let Layout {
-            tlo,
-            thi,
-            x,
-            y1,
-            y2,
-            y3,
-            ret,
-            base,
-            onset,
-        } = &self.layout;
-        let (tlo, thi, ret, base) = (*tlo, *thi, *ret, *base);
+        let l = &self.layout;
+        let (tlo, thi, ret, base, onset) = (l.tlo, l.thi, l.ret, l.base, l.onset);
+        let (x, y1, y2, y3) = (&l.x, &l.y1, &l.y2, &l.y3);
 
         let body = root.margin(sc.px(40.0), 0, 0, 0);
         let left = [&y1, &y2, &y3]
