@@ -48,8 +48,10 @@ pub(crate) trait Figure {
 static CANVASES: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 const KEPT_CANVASES: usize = 2;
 
-/// Writes `dir/stem.png` and `dir/stem.svg`.
-pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), PlotError> {
+/// Writes `dir/stem.png` and `dir/stem.svg`, the two passes in parallel
+/// when the pool has a thread free (the figures drawn after the runs are on
+/// the critical path, two or three of them for two threads).
+pub(crate) fn save<F: Figure + Sync>(dir: &Path, stem: &str, fig: &F) -> Result<(), PlotError> {
     ensure_fonts();
     if stem.is_empty() || stem.contains(['/', '\\']) {
         return Err(PlotError::new(format!(
@@ -57,8 +59,13 @@ pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), Plo
         )));
     }
     fs::create_dir_all(dir).map_err(|e| io_err("cannot create directory", dir, e))?;
-    let (w, h) = fig.size();
+    let (png, svg) = rayon::join(|| save_png(dir, stem, fig), || save_svg(dir, stem, fig));
+    png.and(svg)
+}
 
+/// The PNG pass of [`save`]: drawn at 2×, box-filtered, encoded.
+fn save_png<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), PlotError> {
+    let (w, h) = fig.size();
     let (bw, bh) = (w * SUPERSAMPLE, h * SUPERSAMPLE);
     let mut big = CANVASES.lock().ok().and_then(|mut c| c.pop()).unwrap_or_default();
     big.clear();
@@ -83,8 +90,12 @@ pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), Plo
     }
     let png = encode_png(&small, w, h)?;
     let png_path = dir.join(format!("{stem}.png"));
-    fs::write(&png_path, png).map_err(|e| io_err("cannot write", &png_path, e))?;
+    fs::write(&png_path, png).map_err(|e| io_err("cannot write", &png_path, e))
+}
 
+/// The SVG pass of [`save`].
+fn save_svg<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), PlotError> {
+    let (w, h) = fig.size();
     let mut svg = String::new();
     let lines = std::cell::RefCell::new(Vec::new());
     let raster = {
@@ -99,8 +110,7 @@ pub(crate) fn save<F: Figure>(dir: &Path, stem: &str, fig: &F) -> Result<(), Plo
         svg = embed_raster(svg, &r)?;
     }
     let svg_path = dir.join(format!("{stem}.svg"));
-    fs::write(&svg_path, svg).map_err(|e| io_err("cannot write", &svg_path, e))?;
-    Ok(())
+    fs::write(&svg_path, svg).map_err(|e| io_err("cannot write", &svg_path, e))
 }
 
 /// Box filter: averages each `f`×`f` block of an RGB buffer.
