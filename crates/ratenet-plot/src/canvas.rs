@@ -797,7 +797,7 @@ mod tests {
                 .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
                 .collect();
             assert_eq!(downsample2(&src, w, h), downsample_box(&src, w, h, 2), "{w}×{h}");
-            // A white page with a few marks, whose runs of white take the shortcut.
+            // A white page with a few marks, as a figure mostly is.
             let page: Vec<u8> = src
                 .iter()
                 .enumerate()

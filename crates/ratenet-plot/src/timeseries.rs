@@ -38,8 +38,7 @@ struct Series<'a> {
 
 /// The axes, return time, baseline and stimulus onset of a figure.
 struct Layout {
-    tlo: f64,
-    thi: f64,
+    /// The time axis; its `lo` and `hi` are the data's time range.
     x: Axis,
     y1: Axis,
     y2: Axis,
@@ -86,8 +85,6 @@ impl Layout {
         let y2 = y_axis(inh_series, "rate (a.u.)");
         let y3 = y_axis([ts.stimulus.as_slice()], "stimulus");
         Layout {
-            tlo,
-            thi,
             x,
             y1,
             y2,
@@ -220,7 +217,7 @@ impl Figure for Series<'_> {
         };
         canvas::title(root, sc, title, 22.0)?;
         let l = &self.layout;
-        let (tlo, thi, ret, base, onset) = (l.tlo, l.thi, l.ret, l.base, l.onset);
+        let (tlo, thi, ret, base, onset) = (l.x.lo, l.x.hi, l.ret, l.base, l.onset);
         let (x, y1, y2, y3) = (&l.x, &l.y1, &l.y2, &l.y3);
 
         let body = root.margin(sc.px(40.0), 0, 0, 0);
